@@ -1,0 +1,3 @@
+from scaffold.cli import app
+
+app(prog_name="scaffold")

@@ -1,0 +1,21 @@
+"""Every error scaffold reports to a user. The CLI prints the message on one line and exits 1."""
+
+
+class ScaffoldError(Exception):
+    """Base of all user-facing errors; the message alone must tell the user the remedy."""
+
+
+class InvalidOption(ScaffoldError):
+    """An option value is not one scaffold offers (unknown metric, bad project name, ...)."""
+
+
+class OutputDirError(ScaffoldError):
+    """The output directory cannot be written, or holds files and --force was not given."""
+
+
+class NotAProject(ScaffoldError):
+    """A path given to update/diff/check holds no scaffold record, or the record is corrupt."""
+
+
+class UnresolvedConflicts(ScaffoldError):
+    """The project still holds conflict markers from an earlier update."""

@@ -1,0 +1,88 @@
+"""Options: every choice a user makes, validated once into one frozen value.
+
+The same value is written to the project's record file and read back by `update`,
+so whatever the CLI accepts here is exactly what a later re-render sees.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import keyword
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from scaffold.errors import InvalidOption
+from scaffold.registry import DEFAULT_METRICS, METRICS, RESERVED_NAMES
+
+
+@dataclass(frozen=True)
+class Options:
+    name: str
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    cuda: bool = False
+
+    def __post_init__(self) -> None:
+        validate_name(self.name)
+        # Canonical order, so the same choice always renders the same bytes.
+        object.__setattr__(self, "metrics", normalize_metrics(self.metrics))
+
+    def to_record(self) -> dict[str, Any]:
+        record = dataclasses.asdict(self)
+        record["metrics"] = list(self.metrics)
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Options:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(record) - known)
+        if unknown:
+            raise InvalidOption(f"unknown option(s) {', '.join(unknown)} in record")
+        values = dict(record)
+        if "metrics" in values:
+            values["metrics"] = tuple(values["metrics"])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Options:
+        return dataclasses.replace(self, **changes)
+
+
+def validate_name(name: str) -> None:
+    if not name.isidentifier() or not name.isascii():
+        hint = name.replace("-", "_").replace(" ", "_").lower()
+        suggestion = f" (try {hint!r})" if hint.isidentifier() else ""
+        raise InvalidOption(
+            f"project name {name!r} is not a valid Python package name{suggestion}"
+        )
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise InvalidOption(f"project name {name!r} is a Python keyword")
+    if name in RESERVED_NAMES or name in sys.stdlib_module_names:
+        raise InvalidOption(
+            f"project name {name!r} would shadow the module {name!r} that the "
+            "generated code or its tests import; pick another name"
+        )
+
+
+def parse_metrics(text: str) -> tuple[str, ...]:
+    """Parse the --metrics comma list, rejecting empty, unknown and repeated names."""
+    names = [part.strip() for part in text.split(",")]
+    if not any(names):
+        raise InvalidOption(f"--metrics is empty; choose from {', '.join(METRICS)}")
+    if "" in names:
+        raise InvalidOption(f"--metrics {text!r} has an empty entry")
+    return normalize_metrics(names)
+
+
+def normalize_metrics(names: Any) -> tuple[str, ...]:
+    names = list(names)
+    if not names:
+        raise InvalidOption(f"no metric chosen; choose from {', '.join(METRICS)}")
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise InvalidOption(
+            f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}"
+        )
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InvalidOption(f"metric {repeated[0]!r} is listed more than once")
+    return tuple(n for n in METRICS if n in names)

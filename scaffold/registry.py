@@ -1,0 +1,118 @@
+"""The one place that describes each metric and feature scaffold offers.
+
+The CLI help, option validation and the templates all read from here, so adding a
+metric means adding an entry below and its template file, nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str  # the --metrics name
+    summary: str  # one line for `scaffold list`
+    classes: tuple[str, ...]  # classes the generated package exports for it
+    module: str  # module under <package>/metrics/ that defines them
+
+
+METRICS: dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec(
+            "accuracy",
+            "fraction of correct predictions (binary, multiclass, multilabel)",
+            ("Accuracy", "CategoricalAccuracy"),
+            "accuracy",
+        ),
+        MetricSpec(
+            "nll",
+            "negative log-likelihood (any loss function), averaged per sample",
+            ("Loss",),
+            "loss",
+        ),
+        MetricSpec(
+            "precision",
+            "precision, averaged macro/micro/weighted or per class",
+            ("Precision",),
+            "precision_recall",
+        ),
+        MetricSpec(
+            "recall",
+            "recall, averaged macro/micro/weighted or per class",
+            ("Recall",),
+            "precision_recall",
+        ),
+        MetricSpec(
+            "f1",
+            "F1 score, averaged macro/micro/weighted or per class",
+            ("F1",),
+            "precision_recall",
+        ),
+        MetricSpec(
+            "topk",
+            "top-k accuracy (k=5 by default)",
+            ("TopKAccuracy",),
+            "topk",
+        ),
+        MetricSpec(
+            "confusion",
+            "confusion matrix, optionally normalized",
+            ("ConfusionMatrix",),
+            "confusion",
+        ),
+    )
+}
+
+DEFAULT_METRICS = ("accuracy", "nll")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str  # the Options field and the --flag name (underscores become dashes)
+    summary: str
+
+
+FEATURES: dict[str, FeatureSpec] = {
+    spec.name: spec
+    for spec in (
+        FeatureSpec(
+            "cuda",
+            "train on a GPU when one is present (pinned memory, non-blocking copies)",
+        ),
+    )
+}
+
+# Names a generated package must not take: they would shadow a module the
+# generated code imports, or the project's own tests folder.
+RESERVED_NAMES = frozenset(
+    {
+        "torch",
+        "torchvision",
+        "test",
+        "tests",
+        "scaffold",
+        "argparse",
+        "json",
+        "math",
+        "os",
+        "sys",
+        "time",
+        "random",
+        "pathlib",
+        "dataclasses",
+        "enum",
+        "functools",
+        "inspect",
+        "typing",
+        "collections",
+        "itertools",
+        "numpy",
+        "pytest",
+        "tqdm",
+        "matplotlib",
+        "tensorboard",
+        "setuptools",
+    }
+)

@@ -1,0 +1,105 @@
+"""Render: Options -> {relative path: text}. Pure and deterministic; writes nothing.
+
+The template tree mirrors the generated project. Each path segment is itself a
+Jinja expression, so a template decides whether its file exists: a segment that
+renders empty drops the file. Every Python file is formatted with black, so the
+first render, a later re-render and a merge all share one format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+
+import black
+import jinja2
+
+from scaffold import __version__
+from scaffold.options import Options
+from scaffold.registry import FEATURES, METRICS
+
+TEMPLATE_SUFFIX = ".jinja"
+
+
+def templates_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    installed = here / "templates"  # inside a wheel
+    return installed if installed.is_dir() else here.parent / "templates"
+
+
+@lru_cache(maxsize=4)
+def _environment(root: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(root),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def template_paths(root: Path) -> list[PurePosixPath]:
+    return sorted(
+        PurePosixPath(p.relative_to(root).as_posix())
+        for p in root.rglob("*" + TEMPLATE_SUFFIX)
+        if p.is_file() and "__pycache__" not in p.parts
+    )
+
+
+def fingerprint(root: Path | None = None) -> str:
+    """A short hash of the whole template tree, recorded in each generated project."""
+    root = root or templates_dir()
+    digest = hashlib.sha256()
+    for rel in template_paths(root):
+        digest.update(rel.as_posix().encode() + b"\0")
+        digest.update((root / rel).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def context(options: Options) -> dict:
+    specs = [METRICS[name] for name in options.metrics]
+    return {
+        **options.to_record(),
+        "package": options.name,
+        "metric_specs": specs,
+        # One module may serve several metrics (precision, recall and f1).
+        "metric_modules": list(dict.fromkeys(spec.module for spec in specs)),
+        "metric_classes": [cls for spec in specs for cls in spec.classes],
+        "features": FEATURES,
+        "scaffold_version": __version__,
+    }
+
+
+def render(options: Options, root: Path | None = None) -> dict[str, str]:
+    root = root or templates_dir()
+    env = _environment(root)
+    values = context(options)
+    rendered: dict[str, str] = {}
+    for rel in template_paths(root):
+        target = _render_path(env, rel, values)
+        if target is None:
+            continue
+        text = env.get_template(rel.as_posix()).render(values)
+        if target.endswith(".py"):
+            text = format_python(text, target)
+        rendered[target] = text
+    return dict(sorted(rendered.items()))
+
+
+def _render_path(env: jinja2.Environment, rel: PurePosixPath, values: dict) -> str | None:
+    parts = []
+    for part in rel.with_name(rel.name[: -len(TEMPLATE_SUFFIX)]).parts:
+        name = env.from_string(part).render(values).strip()
+        if not name:
+            return None
+        parts.append(name)
+    return "/".join(parts)
+
+
+def format_python(text: str, path: str = "<string>") -> str:
+    try:
+        return black.format_str(text, mode=black.Mode())
+    except black.InvalidInput as exc:  # a template bug, never a user error
+        raise RuntimeError(f"template for {path} rendered invalid Python: {exc}") from exc
