@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 MetricsOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--metrics",
         help=f"Comma list of metrics ({', '.join(METRICS)}); "
@@ -30,7 +30,7 @@ MetricsOption = Annotated[
     ),
 ]
 CudaOption = Annotated[
-    Optional[bool],
+    bool | None,
     typer.Option(
         "--cuda/--no-cuda",
         help="Train on a GPU when one is present. Default: --no-cuda.",
@@ -54,7 +54,12 @@ def version_callback(value: bool) -> None:
 def main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version."),
+        typer.Option(
+            "--version",
+            callback=version_callback,
+            is_eager=True,
+            help="Show the version.",
+        ),
     ] = False,
 ) -> None:
     """Write a small, self-contained PyTorch training project that you own."""
@@ -62,16 +67,25 @@ def main(
 
 @app.command()
 def new(
-    name: Annotated[str, typer.Argument(help="Project and package name, e.g. mytrainer.")],
+    name: Annotated[
+        str, typer.Argument(help="Project and package name, e.g. mytrainer.")
+    ],
     metrics: MetricsOption = None,
     cuda: CudaOption = None,
     output_dir: Annotated[
         Path,
-        typer.Option("--output-dir", "-o", help="Where to create the project folder.", file_okay=False),
+        typer.Option(
+            "--output-dir",
+            "-o",
+            help="Where to create the project folder.",
+            file_okay=False,
+        ),
     ] = Path("."),
     force: Annotated[
         bool,
-        typer.Option("--force", help="Write into a non-empty folder; files you added are kept."),
+        typer.Option(
+            "--force", help="Write into a non-empty folder; files you added are kept."
+        ),
     ] = False,
 ) -> None:
     """Create a new training project NAME in OUTPUT_DIR/NAME."""

@@ -55,7 +55,9 @@ def read_record(root: Path) -> Record:
             str(data["templates_fingerprint"]),
         )
     except (ValueError, KeyError, TypeError, InvalidOption) as exc:
-        raise NotAProject(f"{path} is corrupt ({exc}); restore it from version control") from exc
+        raise NotAProject(
+            f"{path} is corrupt ({exc}); restore it from version control"
+        ) from exc
 
 
 def read_base(root: Path) -> dict[str, bytes]:

@@ -15,6 +15,7 @@ class MetricSpec:
     summary: str  # one line for `scaffold list`
     classes: tuple[str, ...]  # classes the generated package exports for it
     module: str  # module under <package>/metrics/ that defines them
+    build: str  # how train.py constructs it for the evaluator
 
 
 METRICS: dict[str, MetricSpec] = {
@@ -25,42 +26,49 @@ METRICS: dict[str, MetricSpec] = {
             "fraction of correct predictions (binary, multiclass, multilabel)",
             ("Accuracy", "CategoricalAccuracy"),
             "accuracy",
+            "Accuracy()",
         ),
         MetricSpec(
             "nll",
             "negative log-likelihood (any loss function), averaged per sample",
             ("Loss",),
             "loss",
+            "Loss(F.nll_loss)",
         ),
         MetricSpec(
             "precision",
             "precision, averaged macro/micro/weighted or per class",
             ("Precision",),
             "precision_recall",
+            'Precision(average="macro")',
         ),
         MetricSpec(
             "recall",
             "recall, averaged macro/micro/weighted or per class",
             ("Recall",),
             "precision_recall",
+            'Recall(average="macro")',
         ),
         MetricSpec(
             "f1",
             "F1 score, averaged macro/micro/weighted or per class",
             ("F1",),
             "precision_recall",
+            'F1(average="macro")',
         ),
         MetricSpec(
             "topk",
             "top-k accuracy (k=5 by default)",
             ("TopKAccuracy",),
             "topk",
+            "TopKAccuracy(k=5)",
         ),
         MetricSpec(
             "confusion",
             "confusion matrix, optionally normalized",
             ("ConfusionMatrix",),
             "confusion",
+            "ConfusionMatrix(num_classes=NUM_CLASSES)",
         ),
     )
 }

@@ -88,7 +88,9 @@ def render(options: Options, root: Path | None = None) -> dict[str, str]:
     return dict(sorted(rendered.items()))
 
 
-def _render_path(env: jinja2.Environment, rel: PurePosixPath, values: dict) -> str | None:
+def _render_path(
+    env: jinja2.Environment, rel: PurePosixPath, values: dict
+) -> str | None:
     parts = []
     for part in rel.with_name(rel.name[: -len(TEMPLATE_SUFFIX)]).parts:
         name = env.from_string(part).render(values).strip()
@@ -102,4 +104,6 @@ def format_python(text: str, path: str = "<string>") -> str:
     try:
         return black.format_str(text, mode=black.Mode())
     except black.InvalidInput as exc:  # a template bug, never a user error
-        raise RuntimeError(f"template for {path} rendered invalid Python: {exc}") from exc
+        raise RuntimeError(
+            f"template for {path} rendered invalid Python: {exc}"
+        ) from exc
