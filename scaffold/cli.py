@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,6 +12,7 @@ from scaffold.errors import ScaffoldError
 from scaffold.options import Options, parse_metrics
 from scaffold.project import create
 from scaffold.registry import DEFAULT_METRICS, FEATURES, METRICS
+from scaffold.update import ACTIONS, Plan, apply, plan_update, unified_diff
 
 app = typer.Typer(
     help="Write a small, self-contained PyTorch training project that you own.",
@@ -115,3 +116,89 @@ def list_choices() -> None:
     for spec in FEATURES.values():
         flag = "--" + spec.name.replace("_", "-")
         typer.echo(f"  {flag:<{width + 2}}  {spec.summary}")
+
+
+ProjectPath = Annotated[
+    Path,
+    typer.Argument(
+        help="The project folder (default: the current folder).", file_okay=False
+    ),
+]
+
+
+def option_changes(metrics: str | None = None, **flags: bool | None) -> dict[str, Any]:
+    """The options given on the command line, parsed; one left unset is absent.
+
+    `update` applies these to the recorded options, so an unset option keeps its
+    recorded value.
+    """
+    changes: dict[str, Any] = {name: on for name, on in flags.items() if on is not None}
+    if metrics is not None:
+        changes["metrics"] = parse_metrics(metrics)
+    return changes
+
+
+@app.command()
+def update(
+    path: ProjectPath = Path("."),
+    metrics: MetricsOption = None,
+    cuda: CudaOption = None,
+) -> None:
+    """Re-render PATH with the installed templates and merge it into your edits.
+
+    Options given here replace the recorded ones; the others keep their values.
+    Exits 1 when some of your edits overlap template changes (see the marked blocks).
+    """
+    try:
+        plan = plan_update(path, option_changes(metrics=metrics, cuda=cuda))
+        if not plan.up_to_date:
+            apply(plan)
+    except ScaffoldError as error:
+        raise fail(error) from None
+    if plan.up_to_date:
+        typer.echo("already up to date")
+        return
+    report(plan)
+    if plan.conflicts:
+        typer.echo(
+            f"error: {len(plan.conflicts)} file(s) have conflicts: {', '.join(plan.conflicts)}; "
+            "edit each block between <<<<<<< and >>>>>>> to the code you want",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+
+
+def report(plan: Plan) -> None:
+    typer.echo(f"updated {plan.root} (templates {plan.record.templates_fingerprint})")
+    for action, meaning in ACTIONS.items():
+        changes = [c for c in plan.changes if c.action == action]
+        if changes:
+            typer.echo(f"{action}: {meaning}")
+        for change in changes:
+            beside = f" -> {change.target}" if change.target != change.path else ""
+            typer.echo(f"  {change.path}{beside}")
+
+
+@app.command()
+def diff(path: ProjectPath = Path(".")) -> None:
+    """Show, as a unified diff, what `update` would change in PATH; changes nothing."""
+    try:
+        plan = plan_update(path)
+    except ScaffoldError as error:
+        raise fail(error) from None
+    typer.echo(unified_diff(plan), nl=False)
+    if plan.up_to_date:
+        typer.echo("already up to date", err=True)
+
+
+@app.command()
+def check(path: ProjectPath = Path(".")) -> None:
+    """Exit 0 when PATH is current with the installed templates, 1 when behind (for CI)."""
+    try:
+        plan = plan_update(path)
+    except ScaffoldError as error:
+        raise fail(error) from None
+    if not plan.up_to_date:
+        typer.echo(f"behind: {plan.summary()}; run `scaffold update`")
+        raise typer.Exit(code=1)
+    typer.echo("up to date")

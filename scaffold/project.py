@@ -39,8 +39,8 @@ class Record:
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def current_record(options: Options) -> Record:
-    return Record(options, __version__, fingerprint())
+def current_record(options: Options, templates: Path | None = None) -> Record:
+    return Record(options, __version__, fingerprint(templates))
 
 
 def read_record(root: Path) -> Record:
@@ -76,8 +76,16 @@ def bookkeeping_files(record: Record, rendered: dict[str, str]) -> dict[str, byt
     return files
 
 
-def create(options: Options, output_dir: Path, force: bool = False) -> Path:
-    """Render a new project into output_dir/<name>; returns the project root."""
+def create(
+    options: Options,
+    output_dir: Path,
+    force: bool = False,
+    templates: Path | None = None,
+) -> Path:
+    """Render a new project into output_dir/<name>; returns the project root.
+
+    templates: the template tree to render (default: the installed one).
+    """
     root = output_dir / options.name
     check_writable(output_dir)
     if root.exists() and not root.is_dir():
@@ -87,9 +95,9 @@ def create(options: Options, output_dir: Path, force: bool = False) -> Path:
             f"{root} is not empty; pass --force to overwrite the generated files "
             "(files you added are kept)"
         )
-    rendered = render(options)
+    rendered = render(options, root=templates)
     files = {path: text.encode() for path, text in rendered.items()}
-    files.update(bookkeeping_files(current_record(options), rendered))
+    files.update(bookkeeping_files(current_record(options, templates), rendered))
     if root.exists():
         # --force: replace only the files we generate; anything else stays.
         for path, data in files.items():
@@ -116,7 +124,10 @@ def check_writable(directory: Path) -> None:
         raise OutputDirError(f"{probe} is not a directory")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise OutputDirError(f"cannot write to {probe}: permission denied")
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputDirError(f"cannot write to {directory}: {exc.strerror}") from None
 
 
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:

@@ -1,0 +1,386 @@
+"""Update: re-render a project and merge the new render into the files the user edited.
+
+Every file the tool generates has three versions:
+    base    .scaffold/base/<path>: exactly what the tool wrote last time
+    ours    the file on disk, with the user's edits
+    theirs  the new render (installed templates, options possibly changed)
+`plan_update` decides what happens to each file without writing anything; `apply`
+stages the whole result aside and swaps it in, or leaves the project as it was.
+The record and the new base are swapped in last, so they only ever describe a
+project whose files were updated.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scaffold.errors import NotAProject, ScaffoldError, UnresolvedConflicts
+from scaffold.project import (
+    BASE_DIR,
+    RECORD_FILE,
+    Record,
+    current_record,
+    read_base,
+    read_record,
+)
+from scaffold.render import render
+
+# The three sides as conflict blocks name them, in git merge-file's order.
+LABELS = ("your version", "last generated", "new template")
+MARKERS = (b"<<<<<<< ", b">>>>>>> ")
+
+# What each action means, in the order the report lists them.
+ACTIONS = {
+    "created": "new in the templates",
+    "updated": "template changes applied (you had not edited these)",
+    "merged": "template changes merged with your edits",
+    "conflicted": "your edits and the template changes overlap: resolve the marked blocks",
+    "removed": "dropped by the templates (you had not edited these)",
+    "kept": "dropped by the templates but kept, because you edited them",
+    "deleted": "changed by the templates but left deleted, as you deleted them",
+    "skipped": "not plain text, so left alone; the new version is written beside",
+}
+
+
+class UpdateFailed(ScaffoldError):
+    """Writing the update failed midway; the project was restored as it was."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What update does to one generated file.
+
+    target is the file written or removed: the file itself, or a new file beside
+    it for a file that is not text. before/after are its bytes (None: absent).
+    """
+
+    path: str
+    action: str
+    target: str
+    before: bytes | None
+    after: bytes | None
+    mode: int | None = None  # permission bits the written file keeps
+
+    @property
+    def touches_disk(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass(frozen=True)
+class Plan:
+    root: Path
+    old_record: Record
+    record: Record  # written after the update
+    base: dict[str, bytes]  # the new render: the next update's base
+    changes: list[Change]
+    up_to_date: bool
+
+    def paths(self, action: str) -> list[str]:
+        return [c.path for c in self.changes if c.action == action]
+
+    @property
+    def conflicts(self) -> list[str]:
+        return self.paths("conflicted")
+
+    def summary(self) -> str:
+        """One line saying why the project is behind (empty when it is not)."""
+        if self.up_to_date:
+            return ""
+        changed = sum(c.touches_disk for c in self.changes)
+        if changed:
+            return f"{changed} file(s) would change; `scaffold diff` shows how"
+        return (
+            "none of your files would change, only the record in .scaffold "
+            f"(templates {self.old_record.templates_fingerprint} -> "
+            f"{self.record.templates_fingerprint})"
+        )
+
+
+def plan_update(
+    root: Path, changes: dict[str, Any] | None = None, templates: Path | None = None
+) -> Plan:
+    """Decide every file's fate for `update`; reads the project, writes nothing.
+
+    changes: options to change from the recorded ones; templates: the template
+    tree to render (default: the installed one).
+    """
+    old_record = read_record(root)
+    if not (root / BASE_DIR).is_dir():
+        raise NotAProject(
+            f"{root / BASE_DIR} is missing, so there is nothing to merge against; "
+            "restore it from version control"
+        )
+    base = read_base(root)
+    options = old_record.options.replace(**(changes or {}))
+    theirs = {p: t.encode() for p, t in render(options, root=templates).items()}
+    refuse_unresolved(root, base, theirs)
+    file_changes = [
+        change
+        for path in sorted(base.keys() | theirs.keys())
+        if (change := plan_file(root, path, base.get(path), theirs.get(path)))
+    ]
+    record = current_record(options, templates)
+    up_to_date = (
+        base == theirs
+        and record == old_record
+        and not any(c.touches_disk for c in file_changes)
+    )
+    return Plan(root, old_record, record, theirs, file_changes, up_to_date)
+
+
+def plan_file(
+    root: Path, path: str, base: bytes | None, theirs: bytes | None
+) -> Change | None:
+    """One generated file's fate; None when update leaves it as it is."""
+    file = root / path
+    if file.is_symlink() or (file.exists() and not file.is_file()):
+        # Not a plain file any more: the user made it something else on purpose.
+        return (
+            beside(root, path, theirs)
+            if theirs is not None and theirs != base
+            else None
+        )
+    ours = file.read_bytes() if file.exists() else None
+    if theirs is None:  # the templates dropped it
+        if ours is None or base is None:
+            return None
+        if ours == base:
+            return Change(path, "removed", path, ours, None)
+        return Change(path, "kept", path, ours, ours)
+    if ours is None:
+        if base is None:
+            return Change(path, "created", path, None, theirs)
+        return Change(path, "deleted", path, None, None) if theirs != base else None
+    if theirs == base:
+        return None
+    if not is_text(ours):
+        return beside(root, path, theirs)
+    lf, crlf = to_lf(ours)
+    if lf == base:
+        action, merged = "updated", theirs
+    else:
+        # A file the user created where the templates now add one merges against
+        # an empty base: whatever differs becomes a conflict, never an overwrite.
+        merged, conflicts = merge(lf, base or b"", theirs)
+        action = "conflicted" if conflicts else "merged"
+    after = merged.replace(b"\n", b"\r\n") if crlf else merged
+    if after == ours:
+        return None
+    return Change(path, action, path, ours, after, file.stat().st_mode & 0o7777)
+
+
+def beside(root: Path, path: str, theirs: bytes) -> Change:
+    """The new version goes beside a file that is not text, under a free name."""
+    target, n = f"{path}.new", 1
+    while (root / target).exists() or (root / target).is_symlink():
+        n += 1
+        target = f"{path}.new{n}"
+    return Change(path, "skipped", target, None, theirs)
+
+
+def is_text(data: bytes) -> bool:
+    if b"\0" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def to_lf(data: bytes) -> tuple[bytes, bool]:
+    """The data with LF line endings, and whether every line ended in CRLF."""
+    crlf = b"\r\n" in data and data.count(b"\r\n") == data.count(b"\n")
+    return (data.replace(b"\r\n", b"\n") if crlf else data), crlf
+
+
+def merge(ours: bytes, base: bytes, theirs: bytes) -> tuple[bytes, int]:
+    """Three-way merge with git merge-file; returns the result and its conflict count.
+
+    Conflicts are written in diff3 style, so each block also shows what the tool
+    generated last time: the user sees what each side changed.
+    """
+    with tempfile.TemporaryDirectory(prefix="scaffold-merge-") as tmp:
+        files = []
+        for name, data in zip(("ours", "base", "theirs"), (ours, base, theirs)):
+            files.append(Path(tmp, name))
+            files[-1].write_bytes(data)
+        labels = [arg for label in LABELS for arg in ("-L", label)]
+        command = ["git", "merge-file", "-p", "--diff3", *labels, *map(str, files)]
+        try:
+            result = subprocess.run(command, capture_output=True, check=False)
+        except FileNotFoundError:
+            raise ScaffoldError("update needs git on PATH to merge files") from None
+    # The exit code is the number of conflicts (at most 127); higher means an error.
+    if not 0 <= result.returncode <= 127:
+        raise ScaffoldError(f"git merge-file failed: {result.stderr.decode().strip()}")
+    return result.stdout, result.returncode
+
+
+def marker_lines(data: bytes) -> set[bytes]:
+    return {line for line in data.splitlines() if line.startswith(MARKERS)}
+
+
+def refuse_unresolved(
+    root: Path, base: dict[str, bytes], theirs: dict[str, bytes]
+) -> None:
+    """Refuse to merge into files that still hold conflict blocks from an earlier update."""
+    unresolved = []
+    for path in sorted(base.keys() | theirs.keys()):
+        file = root / path
+        if file.is_symlink() or not file.is_file():
+            continue
+        # Marker-like lines that the tool itself generated are not conflicts.
+        if marker_lines(file.read_bytes()) - marker_lines(base.get(path, b"")):
+            unresolved.append(path)
+    if unresolved:
+        more = f" and {len(unresolved) - 3} more" if len(unresolved) > 3 else ""
+        raise UnresolvedConflicts(
+            f"{', '.join(unresolved[:3])}{more} still hold conflict markers from an "
+            "earlier update; resolve them, then run update again"
+        )
+
+
+def unified_diff(plan: Plan) -> str:
+    """What `apply` would change in the user's files, as one unified diff."""
+    chunks = []
+    for change in plan.changes:
+        if not change.touches_disk:
+            continue
+        lines = difflib.unified_diff(
+            decode_lines(change.before),
+            decode_lines(change.after),
+            fromfile="/dev/null" if change.before is None else f"a/{change.target}",
+            tofile="/dev/null" if change.after is None else f"b/{change.target}",
+        )
+        for line in lines:
+            chunks.append(
+                line
+                if line.endswith("\n")
+                else line + "\n\\ No newline at end of file\n"
+            )
+    return "".join(chunks)
+
+
+def decode_lines(data: bytes | None) -> list[str]:
+    return (
+        []
+        if data is None
+        else data.decode("utf-8", "replace").splitlines(keepends=True)
+    )
+
+
+def apply(plan: Plan) -> None:
+    """Write the plan: every file, then the new base, then the record; all or nothing."""
+    try:
+        transaction = Transaction(plan.root)
+    except OSError as error:
+        raise UpdateFailed(f"update failed ({error}); nothing was changed") from error
+    try:
+        for change in plan.changes:
+            if change.touches_disk:
+                transaction.stage(change.target, change.after, change.mode)
+        transaction.stage_tree(BASE_DIR, plan.base)
+        transaction.stage(RECORD_FILE, plan.record.to_json().encode())
+        transaction.commit()
+    except BaseException as error:
+        transaction.roll_back(error)
+        if isinstance(error, OSError):  # a full disk, a permission: the user's to fix
+            raise UpdateFailed(
+                f"update failed ({error}); nothing was changed"
+            ) from error
+        raise
+    finally:
+        transaction.discard()
+
+
+class Transaction:
+    """Stage new contents aside, then move each into place keeping the original.
+
+    Staging writes only inside a private folder, so a failure there (a full
+    disk, an interrupt) changes nothing. Committing is a series of renames on one
+    file system; each is recorded with its inverse, and a failure anywhere
+    undoes them all in reverse order, so the project is left byte for byte as it
+    was, permission bits included.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.scratch = Path(tempfile.mkdtemp(prefix="update-", dir=root / ".scaffold"))
+        self.keep_scratch = False
+        self.entries: list[tuple[str, Path | None]] = []  # (target, staged or None)
+        self.undo: list[Callable[[], None]] = []
+
+    def stage(self, target: str, data: bytes | None, mode: int | None = None) -> None:
+        staged = None
+        if data is not None:
+            staged = self.scratch / "new" / str(len(self.entries))
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            staged.write_bytes(data)
+            if mode is not None:
+                os.chmod(staged, mode)
+        self.entries.append((target, staged))
+
+    def stage_tree(self, target: str, files: dict[str, bytes]) -> None:
+        """Stage a whole folder, swapped in as one rename."""
+        folder = self.scratch / "new" / f"{len(self.entries)}.d"
+        folder.mkdir(parents=True)
+        for path, data in files.items():
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path).write_bytes(data)
+        self.entries.append((target, folder))
+
+    def commit(self) -> None:
+        backups = self.scratch / "old"
+        backups.mkdir()
+        for n, (target, staged) in enumerate(self.entries):
+            path = self.root / target
+            if path.exists() or path.is_symlink():
+                self.move(path, backups / str(n))
+                if staged is None:
+                    self.remove_empty_parents(path.parent)
+            if staged is not None:
+                self.make_parents(path.parent)
+                self.move(staged, path)
+
+    def move(self, source: Path, destination: Path) -> None:
+        os.replace(source, destination)
+        self.undo.append(lambda: os.replace(destination, source))
+
+    def make_parents(self, folder: Path) -> None:
+        missing = []
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for made in reversed(missing):
+            made.mkdir()
+            self.undo.append(made.rmdir)
+
+    def remove_empty_parents(self, folder: Path) -> None:
+        while folder != self.root and not any(folder.iterdir()):
+            folder.rmdir()
+            self.undo.append(folder.mkdir)
+            folder = folder.parent
+
+    def roll_back(self, error: BaseException) -> None:
+        try:
+            for undo in reversed(self.undo):
+                undo()
+        except OSError as undo_error:
+            self.keep_scratch = True
+            raise UpdateFailed(
+                f"update failed ({error}) and restoring also failed ({undo_error}); "
+                f"your original files are in {self.scratch / 'old'}"
+            ) from error
+
+    def discard(self) -> None:
+        if not self.keep_scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
