@@ -1,0 +1,54 @@
+"""Shared fixtures: the real MNIST sample on disk and helpers that write rendered projects."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_ROOT_ENV = "SCAFFOLD_TEST_DATA"  # reuse a prepared folder across runs
+
+
+def _load_datasets_script():
+    spec = importlib.util.spec_from_file_location("datasets_script", REPO / "scripts" / "datasets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def mnist_root(tmp_path_factory) -> Path:
+    """A data root holding 4,000/1,000 real MNIST digits in torchvision's raw layout."""
+    root = Path(os.environ.get(DATA_ROOT_ENV) or tmp_path_factory.mktemp("data"))
+    _load_datasets_script().mnist_sample(root)
+    return root
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    for path, text in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return root
+
+
+def run_python(args: list[str], cwd: Path, timeout: float = 600, **env: str):
+    """Run python in a generated project, with the project root importable."""
+    environment = {**os.environ, "PYTHONPATH": str(cwd), "PYTHONHASHSEED": "0", **env}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -1,0 +1,117 @@
+"""Generate a project, train it on real MNIST digits in a subprocess, and check what it learned."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from scaffold.options import Options
+from scaffold.project import create
+
+from .conftest import REPO, cuda, run_python
+
+pytestmark = pytest.mark.slow
+
+
+def read_history(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return create(Options(name="mytrainer", metrics=("accuracy", "nll")), tmp_path_factory.mktemp("e2e"))
+
+
+@pytest.fixture(scope="module")
+def trained(project, mnist_root):
+    result = run_python(
+        ["-m", "mytrainer.train", "--data-dir", str(mnist_root), "--epochs", "5", "--output-dir", "runs"],
+        cwd=project,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, read_history(project / "runs" / "metrics.jsonl")
+
+
+def test_five_epochs_on_4000_digits_reach_96_percent_on_the_1000_held_out(trained):
+    _, history = trained
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4, 5]
+    assert history[-1]["accuracy"] >= 0.96, history
+    assert 0 < history[-1]["nll"] < history[0]["nll"] or history[-1]["nll"] < 0.2
+
+
+def test_prints_progress_and_validation_lines(trained):
+    result, _ = trained
+    assert re.search(r"^epoch 1 \[50/63\] loss \d+\.\d{4}$", result.stdout, re.MULTILINE)
+    assert re.search(r"^epoch 5 validation: train_loss \S+  accuracy 0\.9\d+  nll \S+", result.stdout, re.MULTILINE)
+
+
+def test_same_seed_repeats_the_run_exactly_on_cpu(project, mnist_root):
+    histories = []
+    for run in ("a", "b"):
+        result = run_python(
+            ["-m", "mytrainer.train", "--data-dir", str(mnist_root), "--epochs", "1", "--seed", "7", "--output-dir", run],
+            cwd=project,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        rows = read_history(project / run / "metrics.jsonl")
+        histories.append([{k: v for k, v in row.items() if k != "seconds"} for row in rows])
+    assert histories[0] == histories[1]
+
+
+def test_classic_dataloader_path_trains_too(project, mnist_root):
+    result = run_python(
+        ["-m", "mytrainer.train", "--data-dir", str(mnist_root), "--epochs", "1", "--loader", "classic", "--output-dir", "classic"],
+        cwd=project,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert read_history(project / "classic" / "metrics.jsonl")[0]["accuracy"] > 0.8
+
+
+def test_missing_dataset_is_a_one_line_error_naming_the_folder(project, tmp_path):
+    result = run_python(
+        ["-m", "mytrainer.train", "--data-dir", str(tmp_path / "empty"), "--output-dir", "missing"],
+        cwd=project,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"mnist is not in {tmp_path / 'empty'}/MNIST/raw" in lines[0]
+
+
+def test_the_seed_write_up_example_runs_unchanged(project, mnist_root):
+    shutil.copy(REPO / "tests" / "fixtures" / "seed_example.py", project / "seed_example.py")
+    result = run_python(["seed_example.py", str(mnist_root)], cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"^Epoch\[1\] Iteration\[20/63\] Loss: \d+\.\d\d$", result.stdout, re.MULTILINE)
+    accuracies = [float(a) for a in re.findall(r"Validation Results - Epoch: \d  Avg accuracy: (\d\.\d\d)", result.stdout)]
+    assert len(accuracies) == 2 and accuracies[-1] >= 0.8, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        Options(name="mytrainer"),
+        Options(name="mytrainer", metrics=("accuracy", "nll", "precision", "recall", "f1", "topk", "confusion"), cuda=True),
+    ],
+    ids=["default", "all-metrics-cuda"],
+)
+def test_generated_projects_own_tests_pass(tmp_path, options):
+    root = create(options, tmp_path)
+    result = run_python(["-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=root)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert re.search(r"\d+ passed", result.stdout)
+
+
+@cuda
+def test_cuda_project_trains_on_the_gpu(tmp_path, mnist_root):
+    root = create(Options(name="mytrainer", cuda=True), tmp_path)
+    result = run_python(
+        ["-m", "mytrainer.train", "--data-dir", str(mnist_root), "--epochs", "5", "--device", "cuda"],
+        cwd=root,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert read_history(root / "runs" / "metrics.jsonl")[-1]["accuracy"] >= 0.96
