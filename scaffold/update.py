@@ -83,12 +83,9 @@ class Plan:
     changes: list[Change]
     up_to_date: bool
 
-    def paths(self, action: str) -> list[str]:
-        return [c.path for c in self.changes if c.action == action]
-
     @property
     def conflicts(self) -> list[str]:
-        return self.paths("conflicted")
+        return [c.path for c in self.changes if c.action == "conflicted"]
 
     def summary(self) -> str:
         """One line saying why the project is behind (empty when it is not)."""
@@ -97,11 +94,7 @@ class Plan:
         changed = sum(c.touches_disk for c in self.changes)
         if changed:
             return f"{changed} file(s) would change; `scaffold diff` shows how"
-        return (
-            "none of your files would change, only the record in .scaffold "
-            f"(templates {self.old_record.templates_fingerprint} -> "
-            f"{self.record.templates_fingerprint})"
-        )
+        return f"none of your files would change, only {RECORD_FILE} and {BASE_DIR}"
 
 
 def plan_update(

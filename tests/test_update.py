@@ -38,7 +38,8 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
 # What each file of the scenario stands for (paths inside the generated project).
 MERGED = f"{PACKAGE}/model.py"  # user adds a function, template drops its header
 CONFLICTED = f"{PACKAGE}/engine.py"  # user and template both change the last line
-CRLF = f"{PACKAGE}/supervised.py"  # user changes a default, saves with CRLF
+DEFAULT = f"{PACKAGE}/train.py"  # user changes a default value
+CRLF = f"{PACKAGE}/supervised.py"  # user changes a line, saves with CRLF
 EXECUTABLE = f"{PACKAGE}/data.py"  # user marks it executable, leaves it unedited
 DELETED = f"{PACKAGE}/metrics/loss.py"  # user deletes it, template changes it
 BINARY = f"{PACKAGE}/metrics/accuracy.py"  # user replaces it with an image
@@ -94,7 +95,7 @@ def old_templates(tmp: Path) -> Path:
     """A copy of the real templates standing in for an older tool version."""
     old = tmp / "old-templates"
     shutil.copytree(templates_dir(), old, ignore=shutil.ignore_patterns("__pycache__"))
-    for path in (MERGED, CRLF, EXECUTABLE, DELETED, BINARY, IDENTICAL):
+    for path in (MERGED, DEFAULT, CRLF, EXECUTABLE, DELETED, BINARY, IDENTICAL):
         template = template_for(old, path)
         template.write_text(OLD_HEADER + template.read_text())
     template = template_for(old, CONFLICTED)
@@ -105,6 +106,13 @@ def old_templates(tmp: Path) -> Path:
             ".py.jinja"
         ).write_text(LEGACY)
     return old
+
+
+def change_first_default(text: str) -> str:
+    """Change the first numeric default (e.g. `default=5`) as a user tuning it would."""
+    number = re.search(r"default=(\d+)", text)
+    assert number, "expected a numeric default in the text"
+    return f"{text[: number.start(1)]}{int(number[1]) + 7}{text[number.end(1) :]}"
 
 
 def edit_as_user(root: Path) -> dict[str, bytes]:
@@ -119,6 +127,7 @@ def edit_as_user(root: Path) -> dict[str, bytes]:
     engine = (root / CONFLICTED).read_text()
     assert engine.count(OLD_SETTING) == 1
     write(CONFLICTED, engine.replace(OLD_SETTING, "OLD_SETTING = 2").encode())
+    write(DEFAULT, change_first_default((root / DEFAULT).read_text()).encode())
     lines = (root / CRLF).read_text().splitlines(keepends=True)
     middle = next(i for i in range(len(lines) // 2, len(lines)) if lines[i].strip())
     lines[middle] = lines[middle].rstrip("\n") + "  # tuned for our data\n"
@@ -214,6 +223,13 @@ def test_overlapping_edits_become_a_labelled_conflict_block(updated):
     assert text[: block.start()] + new + text[block.end() :] == theirs
 
 
+def test_changed_default_survives_a_template_change_in_the_same_file(updated):
+    root, _, result = updated
+    theirs = new_render()[DEFAULT].decode()
+    assert (root / DEFAULT).read_text() == change_first_default(theirs)
+    assert DEFAULT in section(result.stdout, "merged")
+
+
 def test_crlf_file_keeps_crlf_and_merges(updated):
     root, wrote, _ = updated
     data = (root / CRLF).read_bytes()
@@ -277,6 +293,7 @@ def test_files_the_templates_did_not_change_are_untouched(updated, scenario):
     before, after = snapshot(scenario[0]), snapshot(root)
     involved = {
         MERGED,
+        DEFAULT,
         CONFLICTED,
         CRLF,
         EXECUTABLE,
@@ -386,7 +403,7 @@ def test_check_exits_1_with_a_reason_when_behind(project):
     assert result.exit_code == 1
     assert (
         result.stdout
-        == "behind: 7 file(s) would change; `scaffold diff` shows how; run `scaffold update`\n"
+        == "behind: 8 file(s) would change; `scaffold diff` shows how; run `scaffold update`\n"
     )
     assert snapshot(root) == before
 
