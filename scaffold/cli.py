@@ -11,7 +11,7 @@ from scaffold import __version__
 from scaffold.errors import ScaffoldError
 from scaffold.options import Options, parse_metrics
 from scaffold.project import create
-from scaffold.registry import DEFAULT_METRICS, FEATURES, METRICS
+from scaffold.registry import DEFAULT_METRICS, FEATURES, METRICS, SCHEDULERS
 from scaffold.update import ACTIONS, Plan, apply, plan_update, unified_diff
 
 app = typer.Typer(
@@ -35,6 +35,43 @@ CudaOption = Annotated[
     typer.Option(
         "--cuda/--no-cuda",
         help="Train on a GPU when one is present. Default: --no-cuda.",
+        show_default=False,
+    ),
+]
+DistributedOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--distributed/--no-distributed",
+        help="Train on several processes or machines with torchrun (DDP). "
+        "Default: --no-distributed.",
+        show_default=False,
+    ),
+]
+
+
+def feature_flag(name: str) -> Any:
+    """An on/off option of a FEATURES entry; unset (None) keeps the default or record."""
+    flag = name.replace("_", "-")
+    return typer.Option(
+        f"--{flag}/--no-{flag}",
+        help=f"{FEATURES[name].summary[0].upper()}{FEATURES[name].summary[1:]}. "
+        f"Default: --no-{flag}.",
+        show_default=False,
+    )
+
+
+CheckpointOption = Annotated[bool | None, feature_flag("checkpoint")]
+EarlyStoppingOption = Annotated[bool | None, feature_flag("early_stopping")]
+AmpOption = Annotated[bool | None, feature_flag("amp")]
+ProgressOption = Annotated[bool | None, feature_flag("progress")]
+TensorboardOption = Annotated[bool | None, feature_flag("tensorboard")]
+PlotOption = Annotated[bool | None, feature_flag("plot")]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help=f"Learning-rate schedule: {', '.join(SCHEDULERS)}. "
+        f"Default: {SCHEDULERS[0]}.",
         show_default=False,
     ),
 ]
@@ -73,13 +110,20 @@ def new(
     ],
     metrics: MetricsOption = None,
     cuda: CudaOption = None,
+    distributed: DistributedOption = None,
+    checkpoint: CheckpointOption = None,
+    early_stopping: EarlyStoppingOption = None,
+    scheduler: SchedulerOption = None,
+    amp: AmpOption = None,
+    progress: ProgressOption = None,
+    tensorboard: TensorboardOption = None,
+    plot: PlotOption = None,
     output_dir: Annotated[
         Path,
         typer.Option(
             "--output-dir",
             "-o",
             help="Where to create the project folder.",
-            file_okay=False,
         ),
     ] = Path("."),
     force: Annotated[
@@ -95,6 +139,16 @@ def new(
             name=name,
             metrics=parse_metrics(metrics) if metrics is not None else DEFAULT_METRICS,
             cuda=bool(cuda),
+            distributed=bool(distributed),
+            **option_changes(
+                checkpoint=checkpoint,
+                early_stopping=early_stopping,
+                scheduler=scheduler,
+                amp=amp,
+                progress=progress,
+                tensorboard=tensorboard,
+                plot=plot,
+            ),
         )
         root = create(options, output_dir, force=force)
     except ScaffoldError as error:
@@ -112,21 +166,25 @@ def list_choices() -> None:
         default = "  [default]" if spec.name in DEFAULT_METRICS else ""
         typer.echo(f"  {spec.name:<{width}}  {spec.summary}{default}")
     typer.echo("options:")
-    width = max(len(name) for name in FEATURES)
+    flags = {
+        name: f"--{name.replace('_', '-')}"
+        + (f" {'|'.join(spec.choices)}" if spec.choices else "")
+        for name, spec in FEATURES.items()
+    }
+    width = max(len(flag) for flag in flags.values())
     for spec in FEATURES.values():
-        flag = "--" + spec.name.replace("_", "-")
-        typer.echo(f"  {flag:<{width + 2}}  {spec.summary}")
+        typer.echo(f"  {flags[spec.name]:<{width}}  {spec.summary}")
 
 
 ProjectPath = Annotated[
     Path,
-    typer.Argument(
-        help="The project folder (default: the current folder).", file_okay=False
-    ),
+    typer.Argument(help="The project folder (default: the current folder)."),
 ]
 
 
-def option_changes(metrics: str | None = None, **flags: bool | None) -> dict[str, Any]:
+def option_changes(
+    metrics: str | None = None, **flags: bool | str | None
+) -> dict[str, Any]:
     """The options given on the command line, parsed; one left unset is absent.
 
     `update` applies these to the recorded options, so an unset option keeps its
@@ -143,6 +201,14 @@ def update(
     path: ProjectPath = Path("."),
     metrics: MetricsOption = None,
     cuda: CudaOption = None,
+    distributed: DistributedOption = None,
+    checkpoint: CheckpointOption = None,
+    early_stopping: EarlyStoppingOption = None,
+    scheduler: SchedulerOption = None,
+    amp: AmpOption = None,
+    progress: ProgressOption = None,
+    tensorboard: TensorboardOption = None,
+    plot: PlotOption = None,
 ) -> None:
     """Re-render PATH with the installed templates and merge it into your edits.
 
@@ -150,7 +216,19 @@ def update(
     Exits 1 when some of your edits overlap template changes (see the marked blocks).
     """
     try:
-        plan = plan_update(path, option_changes(metrics=metrics, cuda=cuda))
+        changes = option_changes(
+            metrics=metrics,
+            cuda=cuda,
+            distributed=distributed,
+            checkpoint=checkpoint,
+            early_stopping=early_stopping,
+            scheduler=scheduler,
+            amp=amp,
+            progress=progress,
+            tensorboard=tensorboard,
+            plot=plot,
+        )
+        plan = plan_update(path, changes)
         if not plan.up_to_date:
             apply(plan)
     except ScaffoldError as error:

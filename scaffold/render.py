@@ -9,10 +9,11 @@ first render, a later re-render and a merge all share one format.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import os
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
-import black
 import jinja2
 
 from scaffold import __version__
@@ -101,9 +102,57 @@ def _render_path(
 
 
 def format_python(text: str, path: str = "<string>") -> str:
+    """black-format text, through a cache keyed by black's version and the text.
+
+    black dominates render time, and most files come out the same for many option
+    sets (and across runs), so each distinct text is formatted once per machine.
+    """
+    key = hashlib.sha256(f"{_black_version()}\0{text}".encode()).hexdigest()
+    if key in _formatted:
+        return _formatted[key]
+    cached = _cache_dir() / key if _cache_dir() else None
+    if cached is not None and cached.is_file():
+        result = cached.read_text(encoding="utf-8")
+    else:
+        import black  # imported only on a cache miss: it is the slowest import here
+
+        try:
+            result = black.format_str(text, mode=black.Mode())
+        except black.InvalidInput as exc:  # a template bug, never a user error
+            raise RuntimeError(
+                f"template for {path} rendered invalid Python: {exc}"
+            ) from exc
+        if cached is not None:
+            _store(cached, result)
+    _formatted[key] = result
+    return result
+
+
+_formatted: dict[str, str] = {}
+
+
+@lru_cache(maxsize=1)
+def _black_version() -> str:
+    return importlib.metadata.version("black")
+
+
+@lru_cache(maxsize=1)
+def _cache_dir() -> Path | None:
+    base = os.environ.get("SCAFFOLD_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "scaffold"
+    )
+    path = Path(base) / "black"
     try:
-        return black.format_str(text, mode=black.Mode())
-    except black.InvalidInput as exc:  # a template bug, never a user error
-        raise RuntimeError(
-            f"template for {path} rendered invalid Python: {exc}"
-        ) from exc
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # no cache: still correct, only slower
+    return path
+
+
+def _store(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
