@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scaffold.errors import InvalidOption
-from scaffold.registry import DEFAULT_METRICS, METRICS, RESERVED_NAMES
+from scaffold.registry import DEFAULT_METRICS, METRICS, RESERVED_NAMES, SCHEDULERS
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,21 @@ class Options:
     name: str
     metrics: tuple[str, ...] = DEFAULT_METRICS
     cuda: bool = False
+    distributed: bool = False
+    checkpoint: bool = False
+    early_stopping: bool = False
+    scheduler: str = SCHEDULERS[0]
+    amp: bool = False
+    progress: bool = False
+    tensorboard: bool = False
+    plot: bool = False
 
     def __post_init__(self) -> None:
         validate_name(self.name)
+        if self.scheduler not in SCHEDULERS:
+            raise InvalidOption(
+                f"unknown scheduler {self.scheduler!r}; choose from {', '.join(SCHEDULERS)}"
+            )
         # Canonical order, so the same choice always renders the same bytes.
         object.__setattr__(self, "metrics", normalize_metrics(self.metrics))
 

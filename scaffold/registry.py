@@ -80,7 +80,13 @@ DEFAULT_METRICS = ("accuracy", "nll")
 class FeatureSpec:
     name: str  # the Options field and the --flag name (underscores become dashes)
     summary: str
+    choices: tuple[
+        str, ...
+    ] = ()  # a choice option's values, the default first; () for on/off
 
+
+# --scheduler values; the first is the default (the recipe the model was tuned with).
+SCHEDULERS = ("onecycle", "cosine", "step", "none")
 
 FEATURES: dict[str, FeatureSpec] = {
     spec.name: spec
@@ -88,6 +94,35 @@ FEATURES: dict[str, FeatureSpec] = {
         FeatureSpec(
             "cuda",
             "train on a GPU when one is present (pinned memory, non-blocking copies)",
+        ),
+        FeatureSpec(
+            "distributed",
+            "train on several processes or machines with torchrun and DDP; exact metrics",
+        ),
+        FeatureSpec(
+            "checkpoint",
+            "atomic checkpoints (last n, best n) and exact resume with --resume PATH|last",
+        ),
+        FeatureSpec(
+            "early_stopping",
+            "stop when a validation metric stops improving (patience, min-delta)",
+        ),
+        FeatureSpec(
+            "scheduler",
+            "learning-rate schedule, stepped per optimizer step (step: per epoch)",
+            SCHEDULERS,
+        ),
+        FeatureSpec(
+            "amp",
+            "mixed precision: bf16 autocast on CPU, bf16/fp16 (+ GradScaler) on CUDA",
+        ),
+        FeatureSpec("progress", "a tqdm progress bar per epoch (adds tqdm)"),
+        FeatureSpec(
+            "tensorboard",
+            "TensorBoard event files of loss, learning rate and metrics (adds tensorboard)",
+        ),
+        FeatureSpec(
+            "plot", "a PNG of the training curves at the end (adds matplotlib)"
         ),
     )
 }
