@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scaffold.options import Options
-from scaffold.registry import METRICS
+from scaffold.registry import DEFAULT_METRICS, FEATURES, METRICS
 from scaffold.render import render
 
 from .conftest import write_tree
@@ -33,7 +33,53 @@ def combinations() -> list[Options]:
     ]
 
 
-COMBINATIONS = combinations()
+def feature_factors() -> dict[str, tuple]:
+    """Every option's values: on/off, a choice's values, and three metric sets
+    (one without a scalar score, the default, all)."""
+    factors = {name: spec.choices or (False, True) for name, spec in FEATURES.items()}
+    factors["metrics"] = (("confusion",), DEFAULT_METRICS, tuple(METRICS))
+    return factors
+
+
+def pairs(row: dict) -> set:
+    names = list(row)
+    return {((a, row[a]), (b, row[b])) for i, a in enumerate(names) for b in names[i + 1 :]}
+
+
+def pairwise(factors: dict[str, tuple]) -> list[dict]:
+    """Rows in which every pair of values of every two factors occurs at least once.
+
+    Greedy and deterministic: each row starts from the first pair not yet covered
+    and takes, factor by factor, the value that covers the most new pairs.
+    """
+    uncovered = set().union(*(pairs(dict(zip(factors, values))) for values in itertools.product(*factors.values())))
+    rows = []
+    while uncovered:
+        (first, value), (second, other) = min(uncovered, key=repr)
+        row = {first: value, second: other}
+        for name, values in factors.items():
+            if name not in row:
+                row[name] = max(values, key=lambda v: len(pairs({**row, name: v}) & uncovered))
+        row = {name: row[name] for name in factors}  # factor order, as `pairs` counts
+        rows.append(row)
+        uncovered -= pairs(row)
+    return rows
+
+
+FEATURE_ROWS = pairwise(feature_factors())
+ALL_ON = {name: spec.choices[0] if spec.choices else True for name, spec in FEATURES.items()}
+ALL_OFF = {name: "none" if spec.choices else False for name, spec in FEATURES.items()}
+
+
+def feature_combinations() -> list[Options]:
+    """Pairwise coverage of every feature option (and metric sets), plus all on and all off."""
+    rows = [Options(name="mytrainer", **row) for row in FEATURE_ROWS]
+    rows.append(Options(name="mytrainer", metrics=tuple(METRICS), **ALL_ON))
+    rows.append(Options(name="mytrainer", **ALL_OFF))
+    return rows
+
+
+COMBINATIONS = combinations() + feature_combinations()
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +93,18 @@ def matrix(tmp_path_factory) -> list[tuple[Options, Path, dict[str, str]]]:
 
 
 def test_the_matrix_covers_every_metric_subset_with_and_without_cuda():
-    assert len(COMBINATIONS) == (2 ** len(METRICS) - 1) * 2
+    covered = {(options.metrics, options.cuda) for options in COMBINATIONS}
+    assert len(covered) == (2 ** len(METRICS) - 1) * 2
+
+
+def test_the_matrix_covers_every_pair_of_feature_values_and_all_on_and_off():
+    factors = feature_factors()
+    rows = [{name: getattr(o, name) for name in factors} for o in COMBINATIONS]
+    expected = set().union(*(pairs(dict(zip(factors, v))) for v in itertools.product(*factors.values())))
+    assert expected <= set().union(*(pairs(row) for row in rows))
+    assert any(all(getattr(o, k) == v for k, v in ALL_ON.items()) for o in COMBINATIONS)
+    assert any(all(getattr(o, k) == v for k, v in ALL_OFF.items()) for o in COMBINATIONS)
+    assert len(FEATURE_ROWS) <= 20  # pairwise: not the 2**8 * 4 * 3 combinations
 
 
 def test_black_check_passes(matrix, tmp_path):
