@@ -226,6 +226,26 @@ def test_dataloader_path_under_torchrun_and_a_plain_single_process(project, odd_
 
 
 @pytest.mark.slow
+def test_resuming_mid_epoch_under_torchrun_reproduces_the_uninterrupted_run(tmp_path, mnist_root):
+    root = create(Options(name="mytrainer", distributed=True, checkpoint=True), tmp_path)
+    args = ["-m", "mytrainer.train", "--data-dir", str(mnist_root), "--epochs", "2", "--epoch-length", "6"]
+    whole = torchrun(root, *args, "--checkpoint-every", "3", "--keep-last", "4", "--output-dir", "whole")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    # Iteration 9 is half-way through the second epoch.
+    middle = root / "whole" / "checkpoints" / "checkpoint-00000009.pt"
+    resumed = torchrun(root, *args, "--resume", str(middle), "--output-dir", "resumed")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    assert resumed.stdout.count("resumed from") == 1, resumed.stdout
+    expected, got = (torch.load(root / run / "checkpoints" / "checkpoint-00000012.pt") for run in ("whole", "resumed"))
+    for name, tensor in expected["model"].items():
+        assert torch.equal(got["model"][name], tensor), name
+    # The validation metrics too (the running training loss restarts on resume).
+    rows = [read_history(root / run / "metrics.jsonl")[-1] for run in ("whole", "resumed")]
+    assert [(row["accuracy"], row["nll"]) for row in rows] == [(rows[0]["accuracy"], rows[0]["nll"])] * 2
+
+
+@pytest.mark.slow
 def test_the_projects_own_distributed_tests_pass(project):
     tests = ["tests/test_distributed.py", "tests/test_train.py"]
     result = run_python(["-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=project)
