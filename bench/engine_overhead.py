@@ -1,11 +1,11 @@
-"""How much the generated Engine adds per iteration, next to pytorch-ignite's.
+"""How much an Engine adds per iteration over a bare Python loop.
 
-Renders a fresh project into a temporary directory, imports its engine and
-times a run whose process function returns at once, so only the dispatch is
-measured: with no handlers, and with five no-op handlers of which two are
-filtered with every=. Each number is the median over several runs, reported in
-microseconds per iteration on top of a bare ``for`` loop calling the same
-process function. pytorch-ignite is measured the same way when importable.
+The process function returns at once, so only the dispatch is measured: with no
+handlers, and with five no-op handlers of which two are filtered with every=.
+The generated Engine, pytorch-ignite's and Lightning's (a no-op training_step;
+its fixed start-up cost is left out) run when installed. Numbers are CPU time
+per iteration; each overhead is the median over repeats of (engine - bare loop)
+timed back to back.
 
     python bench/engine_overhead.py [--iterations 50000] [--repeats 9]
 """
@@ -13,26 +13,17 @@ process function. pytorch-ignite is measured the same way when importable.
 from __future__ import annotations
 
 import argparse
-import importlib
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from scaffold.options import Options
-from scaffold.render import render
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import peers
+from bench.common import Row, generated, interleaved, paired_overhead
 
-def load_generated_engine(root: Path):
-    files = render(Options(name="benchtrainer"))
-    package = root / "benchtrainer"
-    package.mkdir()
-    # Only the engine is needed; the package's __init__ would pull in torch.
-    (package / "__init__.py").write_text("")
-    (package / "engine.py").write_text(files["benchtrainer/engine.py"])
-    sys.path.insert(0, str(root))
-    return importlib.import_module("benchtrainer.engine")
+GOALS_US = {False: 1.2, True: 2.3}  # overhead with 0 and with 5 handlers
 
 
 def process(engine, batch):
@@ -51,84 +42,90 @@ def add_five_handlers(engine, events):
     engine.add_event_handler(events.ITERATION_COMPLETED(every=100), noop)
 
 
-def medians(runners: dict, data, repeats: int) -> dict:
-    """Median CPU seconds per item of each runner(data).
-
-    The runners take turns, so a burst of load from other processes hits all of
-    them alike, and CPU time leaves out the time this process waits for a core.
-    """
-    times = {key: [] for key in runners}
-    for _ in range(repeats):
-        for key, run in runners.items():
-            start = time.process_time()
-            run(data)
-            times[key].append((time.process_time() - start) / len(data))
-    return {key: statistics.median(values) for key, values in times.items()}
-
-
-def bare_loop(data):
-    for batch in data:
-        process(None, batch)
-
-
-def engine_runner(module, handlers: bool):
+def engine_runner(module, data, handlers: bool):
     engine = module.Engine(process)
     if handlers:
         add_five_handlers(engine, module.Events)
+    return lambda: engine.run(data, max_epochs=1)
 
-    def run(data):
-        engine.run(data, max_epochs=1)
+
+def bare_loop(data):
+    def run():
+        for batch in data:
+            process(None, batch)
 
     return run
+
+
+def lightning_noop_us(L, iterations: int) -> float:
+    class NoOp(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False  # nothing to optimize
+
+        def training_step(self, batch, batch_idx):
+            return None
+
+        def configure_optimizers(self):
+            return None
+
+    data = list(range(iterations))
+    return peers.lightning_seconds_per_batch(L, NoOp, data) * 1e6
+
+
+def measure(iterations: int = 50_000, repeats: int = 9, with_lightning=True) -> list[Row]:
+    data = list(range(iterations))
+    engines = {"generated": generated("engine")}
+    version = peers.ignite_version()
+    if version:
+        import ignite.engine
+
+        engines[f"ignite {version}"] = ignite.engine
+    runners = {"bare": bare_loop(data)}
+    for label, module in engines.items():
+        for handlers in (False, True):
+            runners[label, handlers] = engine_runner(module, data, handlers)
+    times = interleaved(runners, repeats, clock=time.process_time)
+    bare_us = sorted(times["bare"])[repeats // 2] / iterations * 1e6
+
+    rows = [Row("engine overhead", "bare for loop", bare_us, "µs/iter", "the baseline")]
+    overhead = {
+        key: paired_overhead(times, key, "bare") / iterations * 1e6
+        for key in runners
+        if key != "bare"
+    }
+    ignite_label = next((label for label in engines if label != "generated"), None)
+    for (label, handlers), extra in overhead.items():
+        case = f"{label}, {'5 handlers (2 every=)' if handlers else '0 handlers'}"
+        if label == "generated":
+            note = ""
+            if ignite_label:
+                note = f"{extra / overhead[ignite_label, handlers]:.2f}x ignite's"
+            goal = GOALS_US[handlers]
+            rows.append(
+                Row("engine overhead", case, extra, "µs/iter", note, f"≤ {goal} µs", extra <= goal)
+            )
+        else:
+            rows.append(Row("engine overhead", case, extra, "µs/iter"))
+    L = peers.lightning() if with_lightning else None
+    if L is not None:
+        us = lightning_noop_us(L, min(iterations, 4000)) - bare_us
+        rows.append(
+            Row("engine overhead", f"lightning {L.__version__}, no-op step", us, "µs/iter",
+                "fit() slope, start-up excluded")
+        )
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--no-lightning", action="store_true")
     args = parser.parse_args()
-    data = list(range(args.iterations))
+    from bench.run import print_table
 
-    engines = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        engines["generated"] = load_generated_engine(Path(tmp))
-    try:
-        import ignite.engine
-
-        engines[f"ignite {importlib.import_module('ignite').__version__}"] = (
-            ignite.engine
-        )
-    except ImportError:
-        print("(pytorch-ignite not installed; measuring the generated engine only)")
-
-    runners = {("bare loop", None): bare_loop}
-    for label, module in engines.items():
-        for handlers in (False, True):
-            runners[label, handlers] = engine_runner(module, handlers)
-    seconds = medians(runners, data, args.repeats)
-    bare = seconds["bare loop", None]
-    rows = [("bare loop", "-", bare, 0.0)]
-    overhead = {}
-    for (label, handlers), value in seconds.items():
-        if handlers is not None:
-            overhead[label, handlers] = value - bare
-            rows.append(
-                (label, "5 (2 every=)" if handlers else "0", value, value - bare)
-            )
-
-    ignite_label = next((label for label in engines if label != "generated"), None)
-    print(f"{args.iterations} iterations, median CPU time of {args.repeats} runs")
-    print(
-        f"{'engine':<14}{'handlers':<14}{'µs/iter':>9}{'overhead µs':>13}{'vs ignite':>11}"
-    )
-    for label, handlers, seconds, extra in rows:
-        ratio = ""
-        if label == "generated" and ignite_label:
-            reference = overhead[ignite_label, handlers != "0"]
-            ratio = f"{extra / reference:.2f}x"
-        print(
-            f"{label:<14}{handlers:<14}{seconds * 1e6:>9.3f}{extra * 1e6:>13.3f}{ratio:>11}"
-        )
+    print_table(measure(args.iterations, args.repeats, not args.no_lightning))
 
 
 if __name__ == "__main__":

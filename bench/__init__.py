@@ -1,0 +1,1 @@
+"""Benchmarks of the generated code against a raw loop, ignite and Lightning; see run.py."""
