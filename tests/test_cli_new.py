@@ -44,7 +44,19 @@ def test_new_writes_the_project_and_its_record(tmp_path):
     record = json.loads((root / ".scaffold.json").read_text())
     assert record["scaffold_version"] == __version__
     assert len(record["templates_fingerprint"]) == 16
-    assert record["options"] == {"name": "mytrainer", "metrics": ["accuracy", "nll"], "cuda": True}
+    assert record["options"] == {
+        "name": "mytrainer",
+        "metrics": ["accuracy", "nll"],
+        "cuda": True,
+        "distributed": False,
+        "checkpoint": False,
+        "early_stopping": False,
+        "scheduler": "onecycle",
+        "amp": False,
+        "progress": False,
+        "tensorboard": False,
+        "plot": False,
+    }
 
 
 def test_default_metrics_are_accuracy_and_nll_without_cuda(tmp_path):

@@ -144,6 +144,14 @@ def test_all_features_train_and_write_history_checkpoints_events_and_a_plot(all_
     assert "training curves: runs/training_curves.png" in result.stdout
 
 
+def test_the_projects_own_handler_tests_pass_with_every_feature(all_on):
+    root, _ = all_on
+    result = run_python(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_handlers.py"], cwd=root)
+    assert result.returncode == 0, result.stdout[-3000:]
+    # accumulation, clipping, NaN guard, 2 early stopping, its state, 3 checkpoint tests
+    assert re.search(r"^9 passed", result.stdout, re.M), result.stdout[-500:]
+
+
 def test_help_documents_every_flag_with_its_default(resumable):
     root, _ = resumable
     result = run_python(["-m", "mytrainer.train", "--help"], cwd=root)
