@@ -63,10 +63,14 @@ def project_root() -> Path:
 def fashion_root(root: Path | None = None) -> Path:
     """A folder with FashionMNIST/raw (torchvision's layout), made from Debian's
     dataset-fashion-mnist files on first use."""
-    root = root or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    ) / "scaffold-bench"
-    spec = importlib.util.spec_from_file_location("datasets", REPO / "scripts" / "datasets.py")
+    root = (
+        root
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        / "scaffold-bench"
+    )
+    spec = importlib.util.spec_from_file_location(
+        "datasets", REPO / "scripts" / "datasets.py"
+    )
     datasets = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(datasets)
     datasets.fashion(root)

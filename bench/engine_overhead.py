@@ -73,7 +73,9 @@ def lightning_noop_us(L, iterations: int) -> float:
     return peers.lightning_seconds_per_batch(L, NoOp, data) * 1e6
 
 
-def measure(iterations: int = 50_000, repeats: int = 9, with_lightning=True) -> list[Row]:
+def measure(
+    iterations: int = 50_000, repeats: int = 9, with_lightning=True
+) -> list[Row]:
     data = list(range(iterations))
     engines = {"generated": generated("engine")}
     version = peers.ignite_version()
@@ -103,7 +105,15 @@ def measure(iterations: int = 50_000, repeats: int = 9, with_lightning=True) -> 
                 note = f"{extra / overhead[ignite_label, handlers]:.2f}x ignite's"
             goal = GOALS_US[handlers]
             rows.append(
-                Row("engine overhead", case, extra, "µs/iter", note, f"≤ {goal} µs", extra <= goal)
+                Row(
+                    "engine overhead",
+                    case,
+                    extra,
+                    "µs/iter",
+                    note,
+                    f"≤ {goal} µs",
+                    extra <= goal,
+                )
             )
         else:
             rows.append(Row("engine overhead", case, extra, "µs/iter"))
@@ -111,8 +121,13 @@ def measure(iterations: int = 50_000, repeats: int = 9, with_lightning=True) -> 
     if L is not None:
         us = lightning_noop_us(L, min(iterations, 4000)) - bare_us
         rows.append(
-            Row("engine overhead", f"lightning {L.__version__}, no-op step", us, "µs/iter",
-                "fit() slope, start-up excluded")
+            Row(
+                "engine overhead",
+                f"lightning {L.__version__}, no-op step",
+                us,
+                "µs/iter",
+                "fit() slope, start-up excluded",
+            )
         )
     return rows
 

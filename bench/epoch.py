@@ -67,7 +67,9 @@ def raw_loop(make, batches):
 
 def generated_path(make, loader):
     model, optimizer = make()
-    trainer = generated("supervised").create_supervised_trainer(model, optimizer, F.nll_loss)
+    trainer = generated("supervised").create_supervised_trainer(
+        model, optimizer, F.nll_loss
+    )
     epochs = iter(range(1, 10**6))
 
     def run():
@@ -91,7 +93,9 @@ def classic_loader(root):
 
 
 def measure(root, repeats: int = 3) -> list[Row]:
-    train_loader, _ = generated("data").get_data_loaders("fashion-mnist", root, BATCH, 1000)
+    train_loader, _ = generated("data").get_data_loaders(
+        "fashion-mnist", root, BATCH, 1000
+    )
     # The floor: the same batches, cut once, before any clock starts.
     prebuilt = list(train_loader)
     samples = len(train_loader.labels)
@@ -106,20 +110,39 @@ def measure(root, repeats: int = 3) -> list[Row]:
 
     def row(name, case, note="", goal="", met=None):
         rate = f"{samples / seconds[name]:,.0f} samples/s"
-        return Row("Fashion-MNIST epoch", case, seconds[name], "s",
-                   f"{rate}; {note}" if note else rate, goal, met)
+        return Row(
+            "Fashion-MNIST epoch",
+            case,
+            seconds[name],
+            "s",
+            f"{rate}; {note}" if note else rate,
+            goal,
+            met,
+        )
 
     ratio = seconds["generated"] / seconds["floor"]
     classic = seconds["classic recipe"]
     classic_ratio = seconds["classic generated"] / seconds["classic floor"]
     return [
         row("floor", "generated net: raw loop, prebuilt batches (floor)"),
-        row("generated", "generated net: trainer + TensorLoader", f"{ratio:.3f}x floor",
-            f"≤ {GOAL_RATIO}x floor", ratio <= GOAL_RATIO),
+        row(
+            "generated",
+            "generated net: trainer + TensorLoader",
+            f"{ratio:.3f}x floor",
+            f"≤ {GOAL_RATIO}x floor",
+            ratio <= GOAL_RATIO,
+        ),
         row("classic recipe", "ignite's net: classic recipe, DataLoader 0 workers"),
-        row("classic floor", "ignite's net: raw loop, prebuilt batches (floor)",
-            f"{classic / seconds['classic floor']:.2f}x faster than classic"),
-        row("classic generated", "ignite's net: trainer + TensorLoader",
+        row(
+            "classic floor",
+            "ignite's net: raw loop, prebuilt batches (floor)",
+            f"{classic / seconds['classic floor']:.2f}x faster than classic",
+        ),
+        row(
+            "classic generated",
+            "ignite's net: trainer + TensorLoader",
             f"{classic_ratio:.3f}x floor, {classic / seconds['classic generated']:.2f}x faster than classic",
-            f"≈ floor (≤ {GOAL_RATIO}x)", classic_ratio <= GOAL_RATIO),
+            f"≈ floor (≤ {GOAL_RATIO}x)",
+            classic_ratio <= GOAL_RATIO,
+        ),
     ]

@@ -27,8 +27,12 @@ from pathlib import Path
 
 PACKAGE = "gputrainer"
 TARGET = 0.90
-RAW = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-       "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+RAW = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 def render_project(parent: Path) -> Path:
@@ -63,46 +67,77 @@ def torchvision_layout(data_dir: Path, scratch: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--project", type=Path, help=f"a rendered project root holding {PACKAGE}/")
+    parser.add_argument(
+        "--project", type=Path, help=f"a rendered project root holding {PACKAGE}/"
+    )
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("train_args", nargs="*", help="more arguments for the train script")
+    parser.add_argument(
+        "train_args", nargs="*", help="more arguments for the train script"
+    )
     args = parser.parse_args()
 
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    name = torch.cuda.get_device_name() if device == "cuda" else "no CUDA device: CPU fallback"
+    name = (
+        torch.cuda.get_device_name()
+        if device == "cuda"
+        else "no CUDA device: CPU fallback"
+    )
     print(f"device: {name}; torch {torch.__version__}")
     with tempfile.TemporaryDirectory(prefix="gpu-bench-") as scratch:
         scratch = Path(scratch)
         root = args.project or render_project(scratch / "project")
         data_root = torchvision_layout(args.data_dir, scratch / "data")
         out = scratch / "runs"
-        command = [sys.executable, "-m", f"{PACKAGE}.train", "--dataset", "fashion-mnist",
-                   "--data-dir", str(data_root), "--device", device, "--loader", "tensor",
-                   "--epochs", str(args.epochs), "--output-dir", str(out), *args.train_args]
+        command = [
+            sys.executable,
+            "-m",
+            f"{PACKAGE}.train",
+            "--dataset",
+            "fashion-mnist",
+            "--data-dir",
+            str(data_root),
+            "--device",
+            device,
+            "--loader",
+            "tensor",
+            "--epochs",
+            str(args.epochs),
+            "--output-dir",
+            str(out),
+            *args.train_args,
+        ]
         print(" ".join(command))
         start = time.perf_counter()
         stamps = []  # (seconds since start, row) as each epoch's row appears
-        with subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True) as process:
+        with subprocess.Popen(
+            command, cwd=root, stdout=subprocess.PIPE, text=True
+        ) as process:
             for line in process.stdout:
                 print(line, end="")
                 history = out / "metrics.jsonl"
                 rows = history.read_text().splitlines() if history.is_file() else []
-                for text in rows[len(stamps):]:
+                for text in rows[len(stamps) :]:
                     stamps.append((time.perf_counter() - start, json.loads(text)))
         if process.returncode:
             sys.exit(f"the train script failed with exit code {process.returncode}")
     total = time.perf_counter() - start
     epoch_seconds = sorted(row["seconds"] for _, row in stamps)
-    print(f"\n{name}: {len(stamps)} epochs in {total:.1f} s (process start to exit); "
-          f"median epoch {epoch_seconds[len(epoch_seconds) // 2]:.2f} s, "
-          f"first {stamps[0][1]['seconds']:.2f} s")
-    reached = next(((t, row) for t, row in stamps if row.get("accuracy", 0) >= TARGET), None)
+    print(
+        f"\n{name}: {len(stamps)} epochs in {total:.1f} s (process start to exit); "
+        f"median epoch {epoch_seconds[len(epoch_seconds) // 2]:.2f} s, "
+        f"first {stamps[0][1]['seconds']:.2f} s"
+    )
+    reached = next(
+        ((t, row) for t, row in stamps if row.get("accuracy", 0) >= TARGET), None
+    )
     best = max(row.get("accuracy", 0.0) for _, row in stamps)
     if reached:
         t, row = reached
-        print(f"{TARGET:.0%} test accuracy after epoch {row['epoch']}: {t:.1f} s from start")
+        print(
+            f"{TARGET:.0%} test accuracy after epoch {row['epoch']}: {t:.1f} s from start"
+        )
     else:
         print(f"never reached {TARGET:.0%} test accuracy (best {best:.4f})")
 

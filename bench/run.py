@@ -34,7 +34,11 @@ def machine() -> str:
     cpu = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+            cpu = next(
+                line.split(":", 1)[1].strip()
+                for line in info
+                if line.startswith("model name")
+            )
     except (OSError, StopIteration):
         pass
     return (
@@ -44,41 +48,79 @@ def machine() -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    header = ("figure", "case", "median", "unit", "same-run ratio / note", "goal", "met")
+    header = (
+        "figure",
+        "case",
+        "median",
+        "unit",
+        "same-run ratio / note",
+        "goal",
+        "met",
+    )
     lines = [header]
     for row in rows:
-        value = "-" if row.value is None else f"{row.value:.3f}" if row.value < 100 else f"{row.value:.0f}"
+        value = (
+            "-"
+            if row.value is None
+            else f"{row.value:.3f}" if row.value < 100 else f"{row.value:.0f}"
+        )
         met = "" if row.met is None else "yes" if row.met else "NO"
         lines.append((row.figure, row.case, value, row.unit, row.note, row.goal, met))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for i, line in enumerate(lines):
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
+        )
         if i == 0:
             print("  ".join("-" * width for width in widths))
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma list of sections: {', '.join(SECTIONS)}")
-    parser.add_argument("--repeats", type=int, default=9,
-                        help="runs per figure for the fast sections (engine, step)")
-    parser.add_argument("--epoch-repeats", type=int, default=3,
-                        help="runs per figure for the epoch and scaffold-new sections")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="where to lay out Fashion-MNIST (default ~/.cache/scaffold-bench)")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma list of sections: {', '.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=9,
+        help="runs per figure for the fast sections (engine, step)",
+    )
+    parser.add_argument(
+        "--epoch-repeats",
+        type=int,
+        default=3,
+        help="runs per figure for the epoch and scaffold-new sections",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where to lay out Fashion-MNIST (default ~/.cache/scaffold-bench)",
+    )
     parser.add_argument("--no-lightning", action="store_true", help="skip Lightning")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads, here and in the train subprocess (default: "
-                        "torch's). On a loaded machine 1 is steadier: 2 threads that "
-                        "wait on each other for a core slow small ops tenfold")
-    parser.add_argument("--train-args", default="",
-                        help="extra arguments for the time-to-accuracy run, e.g. '--batch-size 256'")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads, here and in the train subprocess (default: "
+        "torch's). On a loaded machine 1 is steadier: 2 threads that "
+        "wait on each other for a core slow small ops tenfold",
+    )
+    parser.add_argument(
+        "--train-args",
+        default="",
+        help="extra arguments for the time-to-accuracy run, e.g. '--batch-size 256'",
+    )
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",")]
     unknown = set(chosen) - set(SECTIONS)
     if unknown:
-        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+        parser.error(
+            f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}"
+        )
 
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the train subprocess
@@ -112,7 +154,9 @@ def main(argv=None) -> None:
         from bench import scaffold_new
 
         rows += scaffold_new.measure(repeats=max(args.epoch_repeats, 5))
-    print(f"load average after:  {load_average()}  ({time.perf_counter() - started:.0f} s)")
+    print(
+        f"load average after:  {load_average()}  ({time.perf_counter() - started:.0f} s)"
+    )
     print()
     print_table(rows)
 

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench.common import Row, interleaved, median
@@ -22,8 +21,12 @@ GOAL_S = 1.0
 def timed(command, env):
     def run():
         with tempfile.TemporaryDirectory(prefix="bench-new-") as out:
-            subprocess.run([*command, "-o", out] if "new" in command else command,
-                           env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [*command, "-o", out] if "new" in command else command,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
 
     return run
 
@@ -37,14 +40,20 @@ def measure(repeats: int = 5) -> list[Row]:
 
         def cold():
             with tempfile.TemporaryDirectory(prefix="bench-cold-") as empty:
-                env = {**os.environ, "SCAFFOLD_CACHE_DIR": str(Path(empty) / str(next(caches)))}
+                env = {
+                    **os.environ,
+                    "SCAFFOLD_CACHE_DIR": str(Path(empty) / str(next(caches))),
+                }
                 timed(new, env)()
 
         seconds = {
             name: median(times)
             for name, times in interleaved(
-                {"python": timed([sys.executable, "-c", "pass"], os.environ),
-                 "cold": cold, "warm": timed(new, warm_env)},
+                {
+                    "python": timed([sys.executable, "-c", "pass"], os.environ),
+                    "cold": cold,
+                    "warm": timed(new, warm_env),
+                },
                 repeats,
             ).items()
         }
@@ -52,8 +61,22 @@ def measure(repeats: int = 5) -> list[Row]:
     goal = f"< {GOAL_S:.0f} s"
     return [
         Row(figure, "python -c pass (floor)", seconds["python"], "s"),
-        Row(figure, "cold: empty black cache", seconds["cold"], "s", "", goal,
-            seconds["cold"] < GOAL_S),
-        Row(figure, "warm: cached formatting", seconds["warm"], "s", "", goal,
-            seconds["warm"] < GOAL_S),
+        Row(
+            figure,
+            "cold: empty black cache",
+            seconds["cold"],
+            "s",
+            "",
+            goal,
+            seconds["cold"] < GOAL_S,
+        ),
+        Row(
+            figure,
+            "warm: cached formatting",
+            seconds["warm"],
+            "s",
+            "",
+            goal,
+            seconds["warm"] < GOAL_S,
+        ),
     ]

@@ -22,7 +22,10 @@ GOAL_US = 3.0
 def make_batches(steps: int, distinct: int = 100):
     generator = torch.Generator().manual_seed(0)
     pool = [
-        (torch.randn(64, 784, generator=generator), torch.randint(0, 10, (64,), generator=generator))
+        (
+            torch.randn(64, 784, generator=generator),
+            torch.randint(0, 10, (64,), generator=generator),
+        )
         for _ in range(distinct)
     ]
     return [pool[i % distinct] for i in range(steps)]
@@ -73,39 +76,63 @@ def measure(steps: int = 2000, repeats: int = 9, with_lightning=True) -> list[Ro
     batches = make_batches(steps)
     runners = {
         "raw": raw_loop(batches),
-        "generated": engine_trainer(generated("supervised").create_supervised_trainer, batches),
+        "generated": engine_trainer(
+            generated("supervised").create_supervised_trainer, batches
+        ),
     }
     version = peers.ignite_version()
     if version:
         from ignite.engine import create_supervised_trainer
 
-        runners[f"ignite {version}"] = engine_trainer(create_supervised_trainer, batches)
+        runners[f"ignite {version}"] = engine_trainer(
+            create_supervised_trainer, batches
+        )
     times = interleaved(runners, repeats, clock=time.process_time)
     raw_us = sorted(times["raw"])[repeats // 2] / steps * 1e6
     figure = "supervised step overhead"
     rows = [Row(figure, "raw PyTorch loop", raw_us, "µs/step", "the baseline")]
     overhead = {
-        name: paired_overhead(times, name, "raw") / steps * 1e6 for name in runners if name != "raw"
+        name: paired_overhead(times, name, "raw") / steps * 1e6
+        for name in runners
+        if name != "raw"
     }
     for name, extra in overhead.items():
         if name == "generated":
             note = next(
-                (f"{extra / value:.2f}x ignite's" for key, value in overhead.items() if key != name),
+                (
+                    f"{extra / value:.2f}x ignite's"
+                    for key, value in overhead.items()
+                    if key != name
+                ),
                 "",
             )
             rows.append(
-                Row(figure, "generated create_supervised_trainer", extra, "µs/step", note,
-                    f"≤ +{GOAL_US} µs", extra <= GOAL_US)
+                Row(
+                    figure,
+                    "generated create_supervised_trainer",
+                    extra,
+                    "µs/step",
+                    note,
+                    f"≤ +{GOAL_US} µs",
+                    extra <= GOAL_US,
+                )
             )
         else:
-            rows.append(Row(figure, f"{name} create_supervised_trainer", extra, "µs/step"))
+            rows.append(
+                Row(figure, f"{name} create_supervised_trainer", extra, "µs/step")
+            )
     L = peers.lightning() if with_lightning else None
     if L is not None:
         for lean in (True, False):
             extra = lightning_step_us(L, batches, lean) - raw_us
             setup = "lean" if lean else "default"
             rows.append(
-                Row(figure, f"lightning {L.__version__} ({setup})", extra, "µs/step",
-                    "fit() slope, start-up excluded")
+                Row(
+                    figure,
+                    f"lightning {L.__version__} ({setup})",
+                    extra,
+                    "µs/step",
+                    "fit() slope, start-up excluded",
+                )
             )
     return rows

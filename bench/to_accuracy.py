@@ -25,12 +25,28 @@ def time_to_accuracy(root: Path, data_dir: Path, extra=(), timeout=600.0):
     """(seconds to TARGET or None, epochs run, best accuracy, median epoch seconds)."""
     with tempfile.TemporaryDirectory(prefix="bench-train-") as out:
         history = Path(out) / "metrics.jsonl"
-        command = [sys.executable, "-m", f"{PACKAGE}.train", "--dataset", "fashion-mnist",
-                   "--data-dir", str(data_dir), "--output-dir", out, *extra]
+        command = [
+            sys.executable,
+            "-m",
+            f"{PACKAGE}.train",
+            "--dataset",
+            "fashion-mnist",
+            "--data-dir",
+            str(data_dir),
+            "--output-dir",
+            out,
+            *extra,
+        ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=root, env=env, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         rows, reached, output = [], None, []
         try:
             for line in process.stdout:  # every epoch prints; check the history then
@@ -47,19 +63,30 @@ def time_to_accuracy(root: Path, data_dir: Path, extra=(), timeout=600.0):
             process.kill()
             process.wait()
         if not rows:
-            raise RuntimeError("the train script wrote no metrics:\n" + "".join(output[-20:]))
+            raise RuntimeError(
+                "the train script wrote no metrics:\n" + "".join(output[-20:])
+            )
         best = max(row.get("accuracy", 0.0) for row in rows)
         epoch_seconds = sorted(row["seconds"] for row in rows)[len(rows) // 2]
         return reached, len(rows), best, epoch_seconds
 
 
 def measure(data_dir: Path, extra=()) -> list[Row]:
-    reached, epochs, best, epoch_seconds = time_to_accuracy(project_root(), data_dir, extra)
+    reached, epochs, best, epoch_seconds = time_to_accuracy(
+        project_root(), data_dir, extra
+    )
     settings = " ".join(extra) or "default settings"
     note = f"{epochs} epochs ({epoch_seconds:.1f} s each), best {best:.4f}"
     if reached is None:
         note = f"never reached {TARGET:.0%}: " + note
     return [
-        Row("time to 90% test accuracy", f"python -m NAME.train, {settings}", reached, "s",
-            note, f"≤ {GOAL_S:.0f} s", reached is not None and reached <= GOAL_S)
+        Row(
+            "time to 90% test accuracy",
+            f"python -m NAME.train, {settings}",
+            reached,
+            "s",
+            note,
+            f"≤ {GOAL_S:.0f} s",
+            reached is not None and reached <= GOAL_S,
+        )
     ]
