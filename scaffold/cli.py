@@ -154,7 +154,7 @@ def new(
     except ScaffoldError as error:
         raise fail(error) from None
     typer.echo(f"created {root}")
-    typer.echo(f"train it:  cd {root} && python -m {name}.train --epochs 5")
+    typer.echo(f"train it: cd {root} && python -m {name}.train --data-dir data")
 
 
 @app.command("list")
