@@ -31,8 +31,13 @@ def templates_dir() -> Path:
 
 @lru_cache(maxsize=4)
 def _environment(root: Path) -> jinja2.Environment:
+    cache = _cache_dir()
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(root),
+        # Compiling the templates costs more than rendering them: keep the bytecode.
+        bytecode_cache=(
+            jinja2.FileSystemBytecodeCache(str(cache / "jinja")) if cache else None
+        ),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -94,11 +99,16 @@ def _render_path(
 ) -> str | None:
     parts = []
     for part in rel.with_name(rel.name[: -len(TEMPLATE_SUFFIX)]).parts:
-        name = env.from_string(part).render(values).strip()
+        name = _path_segment(env, part).render(values).strip() if "{" in part else part
         if not name:
             return None
         parts.append(name)
     return "/".join(parts)
+
+
+@lru_cache(maxsize=256)
+def _path_segment(env: jinja2.Environment, part: str) -> jinja2.Template:
+    return env.from_string(part)
 
 
 def format_python(text: str, path: str = "<string>") -> str:
@@ -110,7 +120,7 @@ def format_python(text: str, path: str = "<string>") -> str:
     key = hashlib.sha256(f"{_black_version()}\0{text}".encode()).hexdigest()
     if key in _formatted:
         return _formatted[key]
-    cached = _cache_dir() / key if _cache_dir() else None
+    cached = _cache_dir() / "black" / key if _cache_dir() else None
     if cached is not None and cached.is_file():
         result = cached.read_text(encoding="utf-8")
     else:
@@ -141,9 +151,10 @@ def _cache_dir() -> Path | None:
     base = os.environ.get("SCAFFOLD_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "scaffold"
     )
-    path = Path(base) / "black"
+    path = Path(base)
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        for kind in ("black", "jinja"):
+            (path / kind).mkdir(parents=True, exist_ok=True)
     except OSError:
         return None  # no cache: still correct, only slower
     return path
