@@ -168,7 +168,6 @@ def main(argv=None):
             "seconds": round(seconds, 3),
             **{name: as_json(value) for name, value in metrics.items()},
         }
-        engine.state.epoch_record = record  # for the handlers that follow
         with history_path.open("a") as history:
             history.write(json.dumps(record) + "\n")
         scalars = "  ".join(
