@@ -135,12 +135,13 @@ def new(
 ) -> None:
     """Create a new training project NAME in OUTPUT_DIR/NAME."""
     try:
+        # Options left unset take the defaults of Options itself.
         options = Options(
             name=name,
-            metrics=parse_metrics(metrics) if metrics is not None else DEFAULT_METRICS,
-            cuda=bool(cuda),
-            distributed=bool(distributed),
             **option_changes(
+                metrics=metrics,
+                cuda=cuda,
+                distributed=distributed,
                 checkpoint=checkpoint,
                 early_stopping=early_stopping,
                 scheduler=scheduler,
