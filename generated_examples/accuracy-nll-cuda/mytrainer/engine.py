@@ -1,16 +1,7 @@
 """The training loop: an Engine feeds batches to a process function and fires Events.
 
-Each batch goes through ``process_function(engine, batch)``; everything else
-(logging, evaluation, checkpoints, early stopping) is a handler on an event::
-
-    trainer = Engine(train_step)
-
-    @trainer.on(Events.EPOCH_COMPLETED(every=2))
-    def evaluate(trainer):
-        ...
-
-    trainer.run(train_loader, max_epochs=10)
-
+Everything besides the step (logging, evaluation, checkpoints, early stopping)
+is a handler on an event, e.g. ``@trainer.on(Events.EPOCH_COMPLETED(every=2))``.
 A run fires, in this order::
 
     STARTED
@@ -20,8 +11,8 @@ A run fires, in this order::
         EPOCH_COMPLETED
     COMPLETED
 
-terminate() puts TERMINATE right before COMPLETED. An exception ends the run
-with EXCEPTION_RAISED instead, or propagates when nothing handles that event.
+An exception ends the run with EXCEPTION_RAISED instead, or propagates when
+nothing handles that event.
 """
 
 import inspect
@@ -33,12 +24,9 @@ from enum import Enum
 
 
 class Events(str, Enum):
-    """The points of a run where handlers are called.
-
-    Call a member to filter it, e.g. ``Events.ITERATION_COMPLETED(every=100)``
-    (see FilteredEvent), and join events with ``|`` to give them one handler:
-    ``Events.STARTED | Events.EPOCH_COMPLETED(every=2)``.
-    """
+    """The points of a run where handlers are called. Filter a member by calling
+    it (``Events.ITERATION_COMPLETED(every=100)``, see FilteredEvent); join events
+    with ``|`` to give them one handler."""
 
     STARTED = "started"  # run() begins, also when it resumes a stopped run
     EPOCH_STARTED = "epoch_started"  # state.epoch was just increased
@@ -58,8 +46,6 @@ class Events(str, Enum):
         return EventsList(self, other)
 
 
-# Filters count these events with a State attribute; any other event counts how
-# often it has fired on the engine.
 _COUNTED_BY = {
     Events.GET_BATCH_STARTED: "iteration",
     Events.GET_BATCH_COMPLETED: "iteration",
@@ -86,8 +72,7 @@ class FilteredEvent:
     event_filter=f        f(engine, count) is true
     ====================  ==========================================
 
-    Calling a member makes one (``Events.EPOCH_COMPLETED(every=2)``); for your
-    own events write ``FilteredEvent("my_event", every=2)``.
+    For your own events write ``FilteredEvent("my_event", every=2)``.
     """
 
     def __init__(self, event, **condition):
@@ -167,11 +152,8 @@ class State:
 
 
 class RemovableHandle:
-    """Returned by add_event_handler: ``handle.remove()`` takes the handler off.
-
-    As a context manager it removes the handler on exit, e.g. to attach it for
-    one run: ``with engine.add_event_handler(...): engine.run(...)``.
-    """
+    """Returned by add_event_handler: ``handle.remove()`` takes the handler off,
+    and so does leaving ``with engine.add_event_handler(...):``."""
 
     def __init__(self, engine, registrations):
         self._engine = engine
@@ -190,19 +172,15 @@ class RemovableHandle:
 
 
 class Engine:
-    """Runs ``process_function(engine, batch)`` over data, firing Events.
-
-    Handlers are called as ``handler(engine, *args, **kwargs)``, or in the older
-    style ``handler(engine, state, *args, **kwargs)`` with state=engine.state;
-    add_event_handler decides which from the handler's signature.
-    """
+    """Runs ``process_function(engine, batch)`` over data, firing Events. Handlers
+    are called as ``handler(engine, *args, **kwargs)``, or, if their signature
+    asks for it, ``handler(engine, engine.state, *args, **kwargs)``."""
 
     def __init__(self, process_function):
         self._process_function = _checked_callable("process_function", process_function)
         self.state = State()
-        # Per event a tuple of (handler, call, allowed) entries. Tuples are
-        # replaced, never changed, so a handler may remove itself while its
-        # event fires without the loop skipping the next one.
+        # Per event a tuple of (handler, call, allowed) entries; tuples are replaced,
+        # never changed, so a handler may remove itself while its event fires.
         self._handlers = {event: () for event in Events}
         self._fired = Counter()
         self._should_terminate = self._should_terminate_epoch = False
@@ -220,10 +198,8 @@ class Engine:
         self._fire(event)
 
     def add_event_handler(self, event, handler, *args, **kwargs):
-        """Call ``handler`` whenever ``event`` fires; returns a RemovableHandle.
-
-        ``event`` may be filtered (``Events.X(every=2)``) or a ``|`` of events.
-        """
+        """Call ``handler`` whenever ``event`` (maybe filtered, or a ``|`` of events)
+        fires; returns a RemovableHandle."""
         registrations = []
         for one in _as_list(event):
             allowed = None
@@ -277,20 +253,11 @@ class Engine:
                 call(self)  # the usual case; packing arguments costs more than the call
 
     def terminate(self):
-        """Stop the run once the current iteration (or handler) finishes.
-
-        Order: ITERATION_COMPLETED, EPOCH_COMPLETED only if that iteration was
-        the epoch's last, TERMINATE, COMPLETED. A later run() resumes from there.
-        """
+        """Stop the run after the current iteration; a later run() resumes it."""
         self._should_terminate = True
 
     def terminate_epoch(self):
-        """End the current epoch once the current iteration finishes.
-
-        Order: ITERATION_COMPLETED, EPOCH_COMPLETED, the next EPOCH_STARTED.
-        Resuming (run() again, load_state_dict) assumes whole epochs, so avoid
-        it after a shortened one.
-        """
+        """End the epoch after the current iteration (resuming assumes whole epochs)."""
         self._should_terminate_epoch = True
 
     def state_dict(self):
@@ -304,18 +271,12 @@ class Engine:
         self.state.__dict__.update(state_dict)
 
     def run(self, data, max_epochs=None, epoch_length=None):
-        """Run over ``data`` and return the State.
+        """Run over ``data`` (any iterable of batches) and return the State.
 
-        ``data`` is any iterable of batches. Each epoch takes epoch_length
-        batches (default len(data)) from a fresh ``iter(data)``, restarting it
-        if it runs out first; ``data.set_epoch(epoch)`` is called beforehand
-        when it exists, so a loader can reshuffle reproducibly per epoch.
-
-        When the state has iterations left before max_epochs (the one given,
-        else the state's) the run resumes, e.g. after terminate(), an exception
-        or load_state_dict(), or to extend a finished run with a larger
-        max_epochs; the resumed epoch skips the batches it already used.
-        Otherwise it starts over from iteration 0 for max_epochs (default 1).
+        Each epoch takes epoch_length batches (default len(data)) from a fresh
+        ``iter(data)``, after ``data.set_epoch(epoch)`` if it exists. A state with
+        iterations left before max_epochs resumes (after terminate(), an error,
+        load_state_dict() or with a larger max_epochs); else the run starts over.
         """
         state = self.state
         for name, value in (("max_epochs", max_epochs), ("epoch_length", epoch_length)):
@@ -339,29 +300,25 @@ class Engine:
         state.max_epochs = target
         state.dataloader = data
         self._should_terminate = self._should_terminate_epoch = False
+        # Whole epochs done and batches used of the next: 0, 0 unless resuming.
+        state.epoch, skip = divmod(state.iteration, state.epoch_length)
         try:
-            self._run(data)
+            self._fire(Events.STARTED)
+            while state.epoch < state.max_epochs and not self._should_terminate:
+                state.epoch += 1
+                self._should_terminate_epoch = False
+                self._fire(Events.EPOCH_STARTED)
+                if not self._should_terminate and self._run_epoch(data, skip):
+                    self._fire(Events.EPOCH_COMPLETED)
+                skip = 0
+            if self._should_terminate:
+                self._fire(Events.TERMINATE)
+            self._fire(Events.COMPLETED)
         except Exception as exception:
             if not self._handlers[Events.EXCEPTION_RAISED]:
                 raise
             self._fire(Events.EXCEPTION_RAISED, exception)
         return state
-
-    def _run(self, data):
-        state = self.state
-        # Whole epochs done and batches used of the next: 0, 0 unless resuming.
-        state.epoch, skip = divmod(state.iteration, state.epoch_length)
-        self._fire(Events.STARTED)
-        while state.epoch < state.max_epochs and not self._should_terminate:
-            state.epoch += 1
-            self._should_terminate_epoch = False
-            self._fire(Events.EPOCH_STARTED)
-            if not self._should_terminate and self._run_epoch(data, skip):
-                self._fire(Events.EPOCH_COMPLETED)
-            skip = 0
-        if self._should_terminate:
-            self._fire(Events.TERMINATE)
-        self._fire(Events.COMPLETED)
 
     def _run_epoch(self, data, skip):
         """Run one epoch's iterations; returns whether the epoch ran to its end."""
@@ -416,11 +373,8 @@ def _restarting(data):
 
 
 def _caller(handler, event, args, kwargs):
-    """Return ``call(engine, *event_args)`` running ``handler`` with its arguments.
-
-    Checks first that the handler accepts them, preferring handler(engine, ...)
-    over handler(engine, state, ...) when both would.
-    """
+    """Return ``call(engine, *event_args)`` running ``handler`` with its arguments,
+    as handler(engine, ...) if that fits, else as handler(engine, state, ...)."""
     event_args = ("exception",) if event == Events.EXCEPTION_RAISED else ()
     try:
         signature = inspect.signature(handler)
@@ -430,22 +384,20 @@ def _caller(handler, event, args, kwargs):
         if not args and not kwargs:
             return handler
         return lambda engine, *event_args: handler(engine, *event_args, *args, **kwargs)
-    if not _binds(signature, 2 + len(event_args), args, kwargs):
-        name = getattr(handler, "__name__", repr(handler))
-        modern = ", ".join(("engine", *event_args, "*args"))
-        legacy = ", ".join(("engine", "state", *event_args, "*args"))
-        given = f"args={args!r}" + (f", kwargs={kwargs!r}" if kwargs else "")
-        shown = (
-            f"{type(event).__name__}.{event.name}"
-            if isinstance(event, Enum)
-            else repr(event)
+    if _binds(signature, 2 + len(event_args), args, kwargs):
+        return lambda engine, *event_args: handler(
+            engine, engine.state, *event_args, *args, **kwargs
         )
-        raise TypeError(
-            f"handler {name}{signature} cannot be called for {shown}: "
-            f"expected handler({modern}) or handler({legacy}) with {given}"
-        )
-    return lambda engine, *event_args: handler(
-        engine, engine.state, *event_args, *args, **kwargs
+    name = getattr(handler, "__name__", repr(handler))
+    shown = repr(event)
+    if isinstance(event, Enum):
+        shown = f"{type(event).__name__}.{event.name}"
+    modern = ", ".join(("engine", *event_args, "*args"))
+    legacy = ", ".join(("engine", "state", *event_args, "*args"))
+    given = f"args={args!r}" + (f", kwargs={kwargs!r}" if kwargs else "")
+    raise TypeError(
+        f"handler {name}{signature} cannot be called for {shown}: "
+        f"expected handler({modern}) or handler({legacy}) with {given}"
     )
 
 
