@@ -16,9 +16,8 @@ from pathlib import Path, PurePosixPath
 
 import jinja2
 
-from scaffold import __version__
 from scaffold.options import Options
-from scaffold.registry import FEATURES, METRICS
+from scaffold.registry import METRICS
 
 TEMPLATE_SUFFIX = ".jinja"
 
@@ -73,8 +72,6 @@ def context(options: Options) -> dict:
         # One module may serve several metrics (precision, recall and f1).
         "metric_modules": list(dict.fromkeys(spec.module for spec in specs)),
         "metric_classes": [cls for spec in specs for cls in spec.classes],
-        "features": FEATURES,
-        "scaffold_version": __version__,
     }
 
 
