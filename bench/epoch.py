@@ -41,7 +41,8 @@ class ClassicNet(nn.Module):
 
 def generated_net():
     torch.manual_seed(0)
-    model = generated("model").Net(10)
+    # As the train script runs it by default.
+    model = generated("model").Net(10).to(memory_format=torch.channels_last)
     return model, torch.optim.AdamW(model.parameters(), lr=1e-3)
 
 

@@ -70,7 +70,9 @@ def main() -> None:
     parser.add_argument(
         "--project", type=Path, help=f"a rendered project root holding {PACKAGE}/"
     )
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument(
+        "--epochs", type=int, help="default: the train script's own default"
+    )
     parser.add_argument(
         "train_args", nargs="*", help="more arguments for the train script"
     )
@@ -102,10 +104,9 @@ def main() -> None:
             device,
             "--loader",
             "tensor",
-            "--epochs",
-            str(args.epochs),
             "--output-dir",
             str(out),
+            *(["--epochs", str(args.epochs)] if args.epochs else []),
             *args.train_args,
         ]
         print(" ".join(command))

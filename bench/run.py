@@ -2,6 +2,7 @@
 
     python -m bench                      # everything (~5 min on 2 cores)
     python -m bench --only engine,step   # some sections: engine, step, epoch, accuracy, new
+    python -m bench --only step,instructions   # + the step in instructions (valgrind)
     python bench/run.py --repeats 5      # same thing, run as a script
 
 Needs Fashion-MNIST from Debian's dataset-fashion-mnist (scripts/install_bench.sh
@@ -25,7 +26,9 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 
 from bench.common import Row, fashion_root, load_average
 
-SECTIONS = ("engine", "step", "epoch", "accuracy", "new")
+SECTIONS = ("engine", "step", "epoch", "accuracy", "new", "instructions")
+# Counting instructions under valgrind takes minutes: only when asked for.
+DEFAULT_SECTIONS = SECTIONS[:-1]
 
 
 def machine() -> str:
@@ -79,7 +82,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        default=",".join(SECTIONS),
+        default=",".join(DEFAULT_SECTIONS),
         help=f"comma list of sections: {', '.join(SECTIONS)}",
     )
     parser.add_argument(
@@ -140,6 +143,13 @@ def main(argv=None) -> None:
         from bench import supervised_step
 
         rows += supervised_step.measure(repeats=args.repeats, with_lightning=lightning)
+    if "instructions" in chosen:
+        from bench import step_instructions
+
+        raw_us = next(
+            (row.value for row in rows if row.case == "raw PyTorch loop"), None
+        )
+        rows += step_instructions.measure(raw_us)
     if "epoch" in chosen or "accuracy" in chosen:
         data_dir = fashion_root(args.data_dir)
     if "epoch" in chosen:

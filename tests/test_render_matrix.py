@@ -1,4 +1,4 @@
-"""Every option combination renders code that compiles, imports, and is black- and pyflakes-clean."""
+"""Every option combination renders code that compiles, imports, and is black- and pyflakes-clean, lines within 88 columns."""
 
 from __future__ import annotations
 
@@ -125,10 +125,10 @@ def test_black_check_passes(matrix, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-def test_ruff_pyflakes_rules_pass(matrix):
+def test_ruff_pyflakes_rules_and_line_length_pass(matrix):
     roots = [str(path) for _, path, _ in matrix]
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select", "F,E9", *roots],
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select", "F,E9,E501", "--line-length", "88", *roots],
         capture_output=True,
         text=True,
     )

@@ -1,10 +1,10 @@
 """MNIST and Fashion-MNIST, read once through torchvision and batched as tensors.
 
-The fast path (the default) keeps each split as one normalized tensor, on the
-training device, and cuts batches from a permutation drawn from (seed, epoch): no
-per-sample PIL decoding or collate, and the batches of any epoch can be replayed
-exactly, which is what makes resuming mid-epoch exact. `--loader classic` uses the
-usual Dataset + transforms + DataLoader, for per-sample augmentation.
+The fast path (the default) keeps each split as one normalized tensor on the training
+device and cuts batches from a permutation drawn from (seed, epoch): no per-sample
+PIL decoding or collate, and the batches of any epoch can be replayed exactly, which
+is what makes resuming mid-epoch exact. `--loader classic` uses the usual Dataset +
+transforms + DataLoader, for per-sample augmentation.
 """
 
 import torch
@@ -32,7 +32,7 @@ def load_dataset(name, root, train, transform=None):
     try:
         return dataset_class(root, train=train, transform=transform, download=True)
     except Exception as error:
-        # torchvision's message spans lines (one per mirror); its last line is the cause.
+        # torchvision's message has a line per mirror; the last one holds the cause.
         reason = (
             [line for line in str(error).splitlines() if line.strip()] or [repr(error)]
         )[-1]
@@ -85,7 +85,7 @@ def tensor_split(name, root, train, device):
 
 
 class EpochSampler(Sampler):
-    """The DataLoader path's sampler: the same seeded per-epoch order as TensorLoader."""
+    """The DataLoader path's sampler: TensorLoader's seeded per-epoch order."""
 
     def __init__(self, size, shuffle, seed=0):
         self.size = size

@@ -50,7 +50,8 @@ class RunningAverage(Metric):
     def compute(self) -> torch.Tensor:
         if self.average is None:
             raise NotComputableError(
-                "RunningAverage must have at least one example before it can be computed"
+                "RunningAverage must have at least one example "
+                "before it can be computed"
             )
         return self.average
 
