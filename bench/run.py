@@ -1,6 +1,6 @@
 """The benchmark suite: one table of medians, ratios measured side by side.
 
-    python -m bench                      # everything (~5 min on 2 cores)
+    python -m bench                      # all but instructions (~6 min on 2 cores)
     python -m bench --only engine,step   # some sections: engine, step, epoch, accuracy, new
     python -m bench --only step,instructions   # + the step in instructions (valgrind)
     python bench/run.py --repeats 5      # same thing, run as a script
