@@ -66,9 +66,10 @@ class TensorLoader:
     def __iter__(self):
         if not self.shuffle:
             # Slices are views: evaluation copies nothing.
-            for start in range(0, len(self.labels), self.batch_size):
+            images, labels = self.images, self.labels
+            for start in range(0, len(labels), self.batch_size):
                 end = start + self.batch_size
-                yield self.images[start:end], self.labels[start:end]
+                yield images[start:end], labels[start:end]
             return
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         order = torch.randperm(len(self.labels), generator=generator)
@@ -100,10 +101,12 @@ class EpochSampler(Sampler):
         return self.size
 
     def __iter__(self):
-        if not self.shuffle:
-            return iter(range(self.size))
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.size, generator=generator).tolist()
+        else:
+            order = range(self.size)
+        return iter(order)
 
 
 class ClassicLoader(DataLoader):
