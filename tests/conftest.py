@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,11 @@ def mnist_root(tmp_path_factory) -> Path:
     root = Path(os.environ.get(DATA_ROOT_ENV) or tmp_path_factory.mktemp("data"))
     _load_datasets_script().mnist_sample(root)
     return root
+
+
+def read_history(path: Path) -> list[dict]:
+    """The rows of a run's metrics.jsonl, one per epoch."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:

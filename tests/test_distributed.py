@@ -17,7 +17,7 @@ from scaffold.project import RECORD_FILE, create, read_record
 from scaffold.registry import METRICS
 from scaffold.render import render
 
-from .conftest import run_python
+from .conftest import read_history, run_python
 
 runner = CliRunner()
 ALL_METRICS = tuple(METRICS)
@@ -116,10 +116,6 @@ def torchrun(project, *args, processes=2):
         cwd=project,
         OMP_NUM_THREADS="1",
     )
-
-
-def read_history(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def write_idx(path, array):

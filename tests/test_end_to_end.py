@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 
@@ -11,13 +10,9 @@ import pytest
 from scaffold.options import Options
 from scaffold.project import create
 
-from .conftest import REPO, cuda, run_python
+from .conftest import REPO, read_history, run_python
 
 pytestmark = pytest.mark.slow
-
-
-def read_history(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -130,14 +125,3 @@ def test_generated_projects_own_tests_pass(tmp_path, options):
     result = run_python(["-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=root)
     assert result.returncode == 0, result.stdout[-3000:]
     assert re.search(r"\d+ passed", result.stdout)
-
-
-@cuda
-def test_cuda_project_trains_on_the_gpu(tmp_path, mnist_root):
-    root = create(Options(name="mytrainer", cuda=True), tmp_path)
-    result = run_python(
-        ["-m", "mytrainer.train", "--data-dir", str(mnist_root), "--epochs", "5", "--device", "cuda"],
-        cwd=root,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert read_history(root / "runs" / "metrics.jsonl")[-1]["accuracy"] >= 0.96

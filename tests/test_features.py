@@ -26,7 +26,7 @@ from scaffold.project import RECORD_FILE, create, read_record
 from scaffold.registry import FEATURES, SCHEDULERS
 from scaffold.render import render
 
-from .conftest import run_python
+from .conftest import read_history, run_python
 
 runner = CliRunner()
 ALL_ON = dict(checkpoint=True, early_stopping=True, amp=True, progress=True, tensorboard=True, plot=True)
@@ -96,10 +96,6 @@ def test_each_scheduler_renders_only_its_own_code(scheduler):
 
 
 # ---------------------------------------------------------------- run time
-
-
-def read_history(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def train_args(mnist_root, output_dir, *extra):
