@@ -2,8 +2,8 @@
 
 The template tree mirrors the generated project. Each path segment is itself a
 Jinja expression, so a template decides whether its file exists: a segment that
-renders empty drops the file. Every Python file is formatted with black, so the
-first render, a later re-render and a merge all share one format.
+renders empty drops the file. Every Python file comes out in black's format, so
+the first render, a later re-render and a merge all share one format.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from scaffold.options import Options
 from scaffold.registry import METRICS
 
 TEMPLATE_SUFFIX = ".jinja"
+LINE_LENGTH = 88  # black's default, the format of every generated Python file
 
 
 def templates_dir() -> Path:
@@ -31,7 +32,7 @@ def templates_dir() -> Path:
 @lru_cache(maxsize=4)
 def _environment(root: Path) -> jinja2.Environment:
     cache = _cache_dir()
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(root),
         # Compiling the templates costs more than rendering them: keep the bytecode.
         bytecode_cache=(
@@ -43,6 +44,17 @@ def _environment(root: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["import_from"] = import_from
+    return env
+
+
+def import_from(names, module: str) -> str:
+    """`from module import names` laid out as black would: on one line when it fits,
+    else one name per line (the trailing comma keeps black from joining them)."""
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= LINE_LENGTH:
+        return line
+    return "".join([f"from {module} import (\n", *(f"    {n},\n" for n in names), ")"])
 
 
 def template_paths(root: Path) -> list[PurePosixPath]:
@@ -109,11 +121,16 @@ def _path_segment(env: jinja2.Environment, part: str) -> jinja2.Template:
 
 
 def format_python(text: str, path: str = "<string>") -> str:
-    """black-format text, through a cache keyed by black's version and the text.
+    """Return `text` in black's format.
 
-    black dominates render time, and most files come out the same for many option
-    sets (and across runs), so each distinct text is formatted once per machine.
+    The templates are written in that format, and the tests hold the output of
+    every option set and of one-letter names to it (black --check). What a template
+    cannot foresee is a long project name pushing a line past 88 columns: only then
+    does black run, through a cache keyed by black's version and the text. Running
+    it on every file would cost a second per render, most of `scaffold new`.
     """
+    if all(len(line) <= LINE_LENGTH for line in text.splitlines()):
+        return text
     key = hashlib.sha256(f"{_black_version()}\0{text}".encode()).hexdigest()
     if key in _formatted:
         return _formatted[key]

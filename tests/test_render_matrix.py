@@ -1,7 +1,12 @@
-"""Every option combination renders code that compiles, imports, and is black- and pyflakes-clean, lines within 88 columns."""
+"""Every option combination renders code that compiles, imports, and is black- and pyflakes-clean, lines within 88 columns.
+
+The templates are written in black's format and render skips black while every line
+fits in 88 columns, so `black --check` here checks the templates themselves, and the
+name-length tests check the case where black does run."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import itertools
 import re
@@ -13,7 +18,7 @@ import pytest
 
 from scaffold.options import Options
 from scaffold.registry import DEFAULT_METRICS, FEATURES, METRICS
-from scaffold.render import render
+from scaffold.render import format_python, render
 
 from .conftest import write_tree
 
@@ -118,11 +123,11 @@ def test_black_check_passes(matrix, tmp_path):
     for text, name in distinct.items():
         (tmp_path / name).write_text(text)
     result = subprocess.run(
-        [sys.executable, "-m", "black", "--check", "--quiet", str(tmp_path)],
+        [sys.executable, "-m", "black", "--check", "--diff", "--quiet", str(tmp_path)],
         capture_output=True,
         text=True,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
 
 
 def test_ruff_pyflakes_rules_and_line_length_pass(matrix):
@@ -178,3 +183,32 @@ def test_every_package_imports_and_exports_its_metrics(matrix):
             sys.path.remove(str(root))
             for name in [m for m in sys.modules if m == "mytrainer" or m.startswith("mytrainer.")]:
                 del sys.modules[name]
+
+
+# Shortest name: most room for black to join lines that a template splits. Long
+# name: import lines and docstrings run past 88 columns and black re-wraps the code.
+NAMES = ["a", "a_training_package_with_a_rather_long_name"]
+
+
+@pytest.mark.parametrize("name", NAMES, ids=["one-letter", "42-characters"])
+def test_any_name_renders_black_and_pyflakes_clean(tmp_path, name):
+    for index, options in enumerate(feature_combinations()):
+        files = render(dataclasses.replace(options, name=name))
+        write_tree(tmp_path / f"c{index:02d}", files)
+    black = subprocess.run(
+        [sys.executable, "-m", "black", "--check", "--diff", "--quiet", str(tmp_path)], capture_output=True, text=True
+    )
+    assert black.returncode == 0, black.stdout[-3000:] + black.stderr[-1000:]
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select", "F,E9", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert ruff.returncode == 0, ruff.stdout[-3000:]
+
+
+def test_black_runs_only_when_a_line_is_longer_than_88_columns():
+    fits = "x = {'a':1}  # black would respace and requote this\n"
+    assert format_python(fits) == fits
+    too_long = "values = [" + ", ".join(["1000"] * 20) + "]\n"
+    assert format_python(too_long) == "values = [\n" + "".join("    1000,\n" for _ in range(20)) + "]\n"

@@ -1,6 +1,8 @@
-"""mytrainer: a small PyTorch training package with its own engine and metrics.
+"""A small PyTorch training package with its own engine and metrics.
 
-from mytrainer import Engine, Events, create_supervised_trainer
+Import what you need from the package itself:
+
+    from mytrainer import Engine, Events, create_supervised_trainer
 """
 
 from .engine import Engine, Events, State

@@ -33,9 +33,8 @@ def load_dataset(name, root, train, transform=None):
         return dataset_class(root, train=train, transform=transform, download=True)
     except Exception as error:
         # torchvision's message has a line per mirror; the last one holds the cause.
-        reason = (
-            [line for line in str(error).splitlines() if line.strip()] or [repr(error)]
-        )[-1]
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        reason = lines[-1] if lines else repr(error)
         raise DatasetNotFound(
             f"{name} is not in {root}/{dataset_class.__name__}/raw (the IDX files, "
             f"e.g. train-images-idx3-ubyte) and downloading it failed: {reason}"

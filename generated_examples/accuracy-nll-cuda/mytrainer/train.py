@@ -1,7 +1,7 @@
 """Train the network and evaluate it after every epoch.
 
-    python -m mytrainer.train --data-dir data --epochs 5
-    python -m mytrainer.train --dataset fashion-mnist --batch-size 256
+    python -m mytrainer.train --data-dir data
+    python -m mytrainer.train --dataset fashion-mnist --epochs 5
 
 Progress goes to stdout. <output-dir> (default runs/) receives
     metrics.jsonl          the per-epoch metric history, one JSON object per line

@@ -34,7 +34,8 @@ def test_one_training_step_changes_the_weights_and_reports_the_loss():
 
 def test_evaluator_reports_metrics_and_restores_training_mode():
     model = Net().train()
-    evaluator = create_supervised_evaluator(model, metrics={"accuracy": Accuracy()})
+    metric = Accuracy()
+    evaluator = create_supervised_evaluator(model, metrics={"accuracy": metric})
 
     metrics = evaluator.run(fake_batches(2)).metrics
 
