@@ -169,7 +169,7 @@ def resumable(tmp_path_factory, mnist_root):
     root = create(Options(name="mytrainer", **RESUMABLE), tmp_path_factory.mktemp("resume"))
     # Mid-epoch checkpoints at iterations 3 and 9, epoch ends at 6 and 12; with
     # --accumulate 2 the one at 9 is taken between the two halves of an optimizer step.
-    extra = ("--checkpoint-every", "3", "--accumulate", "2", "--clip-grad-norm", "1.0", "--keep-last", "10")
+    extra = ("--checkpoint-every", "3", "--accumulate", "2", "--clip-grad-norm", "1.0", "--keep-last", "10", "--amp")
 
     def args(output_dir, *more):
         return train_args(mnist_root, output_dir, *extra, *more)
@@ -232,6 +232,18 @@ def test_killed_at_an_epoch_end_and_mid_epoch_resumes_to_identical_weights(resum
     assert "resumed from" in resumed.stdout and "at iteration 9" in resumed.stdout
     assert [row["epoch"] for row in read_history(root / "killed/metrics.jsonl")] == [1, 2]
     assert_same_training(root / "killed", root / "reference")
+
+
+def test_amp_autocasts_on_the_cpu_only_when_asked(resumable, mnist_root):
+    root, _ = resumable
+    weights = {}
+    for out, flags in (("amp-auto", ()), ("amp-off", ("--no-amp",)), ("amp-on", ("--amp",))):
+        result = run_python(train_args(mnist_root, out, *flags), cwd=root)
+        assert result.returncode == 0, result.stderr[-3000:]
+        weights[out] = final_state(root / out)["model"]
+    # "auto" trains in float32 on the CPU, bit for bit; bfloat16 autocast rounds differently.
+    assert all(torch.equal(weights["amp-auto"][name], w) for name, w in weights["amp-off"].items())
+    assert not all(torch.equal(weights["amp-on"][name], w) for name, w in weights["amp-off"].items())
 
 
 def test_a_truncated_checkpoint_is_rejected_by_name_and_last_takes_the_previous(resumable):
