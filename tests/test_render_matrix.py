@@ -112,6 +112,24 @@ def test_the_matrix_covers_every_pair_of_feature_values_and_all_on_and_off():
     assert len(FEATURE_ROWS) <= 20  # pairwise: not the 2**8 * 4 * 3 combinations
 
 
+def assert_black_clean(folder: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "black", "--check", "--diff", "--quiet", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
+
+
+def assert_ruff_clean(paths: list[Path], *options: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", *options, *map(str, paths)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
 def test_black_check_passes(matrix, tmp_path):
     # Most files come out the same for many combinations: check each distinct text
     # once, under a name that says where it came from.
@@ -122,22 +140,11 @@ def test_black_check_passes(matrix, tmp_path):
                 distinct.setdefault(text, f"{root.name}__{path.replace('/', '__')}")
     for text, name in distinct.items():
         (tmp_path / name).write_text(text)
-    result = subprocess.run(
-        [sys.executable, "-m", "black", "--check", "--diff", "--quiet", str(tmp_path)],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
+    assert_black_clean(tmp_path)
 
 
 def test_ruff_pyflakes_rules_and_line_length_pass(matrix):
-    roots = [str(path) for _, path, _ in matrix]
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select", "F,E9,E501", "--line-length", "88", *roots],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
+    assert_ruff_clean([path for _, path, _ in matrix], "--select", "F,E9,E501", "--line-length", "88")
 
 
 def test_every_file_compiles(matrix):
@@ -195,16 +202,8 @@ def test_any_name_renders_black_and_pyflakes_clean(tmp_path, name):
     for index, options in enumerate(feature_combinations()):
         files = render(dataclasses.replace(options, name=name))
         write_tree(tmp_path / f"c{index:02d}", files)
-    black = subprocess.run(
-        [sys.executable, "-m", "black", "--check", "--diff", "--quiet", str(tmp_path)], capture_output=True, text=True
-    )
-    assert black.returncode == 0, black.stdout[-3000:] + black.stderr[-1000:]
-    ruff = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select", "F,E9", str(tmp_path)],
-        capture_output=True,
-        text=True,
-    )
-    assert ruff.returncode == 0, ruff.stdout[-3000:]
+    assert_black_clean(tmp_path)
+    assert_ruff_clean([tmp_path], "--select", "F,E9")
 
 
 def test_black_runs_only_when_a_line_is_longer_than_88_columns():

@@ -350,9 +350,8 @@ def test_resuming_mid_epoch_sees_the_same_batches():
     assert before + after == uninterrupted
     assert (second.state.iteration, second.state.epoch) == (15, 3)
 
-    again = run_recording(
-        first, ShuffledRange(5, seed=3), max_epochs=None
-    )  # same engine
+    # The same engine, run again, carries on where it stopped.
+    again = run_recording(first, ShuffledRange(5, seed=3), max_epochs=None)
     assert before + again == uninterrupted
 
 
