@@ -246,6 +246,53 @@ def test_amp_autocasts_on_the_cpu_only_when_asked(resumable, mnist_root):
     assert not all(torch.equal(weights["amp-on"][name], w) for name, w in weights["amp-off"].items())
 
 
+SCALER_RUN = """
+import sys
+import torch
+import torch.nn.functional as F
+from mytrainer.engine import Events
+from mytrainer.model import Net
+from mytrainer.supervised import create_supervised_trainer
+
+def train(scaler, overflow_at=None):
+    torch.manual_seed(0)
+    model = Net()
+    # As train.py builds it: fused AdamW takes the scaler's found-inf flag itself.
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.01, fused=True)
+    head = model.classifier[-1].weight
+    trainer = create_supervised_trainer(
+        model, optimizer, F.nll_loss, clip_grad_norm=1.0, scaler=scaler
+    )
+    # An infinite gradient at one iteration, as a float16 overflow would give.
+    head.register_hook(
+        lambda grad: grad * float("inf") if trainer.state.iteration == overflow_at else grad
+    )
+    heads = []
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda _: heads.append(head.detach().clone()))
+    batches = [(torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))) for _ in range(4)]
+    trainer.run(batches, max_epochs=1)
+    return heads, scaler
+
+plain, _ = train(None)
+scaled, scaler = train(torch.amp.GradScaler("cpu", init_scale=2.0**12))
+# Scaling by a power of two and back is exact: the same steps as without a scaler.
+assert all(torch.allclose(a, b, rtol=1e-6, atol=0) for a, b in zip(plain, scaled))
+assert scaler.get_scale() == 2.0**12
+skipped, scaler = train(torch.amp.GradScaler("cpu", init_scale=2.0**12), overflow_at=2)
+assert torch.equal(skipped[1], skipped[0]), "the overflowing step was taken"
+assert not torch.equal(skipped[2], skipped[1]), "training did not go on"
+assert scaler.get_scale() == 2.0**11
+print("ok")
+"""
+
+
+def test_a_loss_scaler_steps_the_fused_optimizer_exactly_and_skips_overflows(tmp_path):
+    root = create(Options(name="mytrainer", cuda=True, amp=True), tmp_path)
+    result = run_python(["-c", SCALER_RUN], cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "ok"
+
+
 def test_a_truncated_checkpoint_is_rejected_by_name_and_last_takes_the_previous(resumable):
     root, args = resumable
     if not (root / "truncated").exists():

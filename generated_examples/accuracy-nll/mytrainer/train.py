@@ -34,7 +34,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--dataset", choices=sorted(DATASETS), default="mnist", help="what to train on"
     )
-    parser.add_argument("--epochs", type=int, default=2, help="passes to train")
+    parser.add_argument("--epochs", type=int, default=1, help="passes to train")
     parser.add_argument(
         "--epoch-length",
         type=int,
@@ -42,7 +42,7 @@ def parse_args(argv=None):
         "a few make a quick smoke test",
     )
     parser.add_argument("--batch-size", type=int, default=128, help="training batch")
-    parser.add_argument("--eval-batch-size", type=int, default=1000, help="eval batch")
+    parser.add_argument("--eval-batch-size", type=int, default=500, help="eval batch")
     parser.add_argument("--lr", type=float, default=0.01, help="peak learning rate")
     parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's")
     parser.add_argument(
@@ -124,7 +124,10 @@ def main(argv=None):
     model = Net(NUM_CLASSES).to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    # fused: one kernel updates every parameter; a loop over them cost 1 ms a CPU step.
+    optimizer = AdamW(
+        model.parameters(), lr=args.lr, weight_decay=args.weight_decay, fused=True
+    )
     # One cycle of warm-up then annealing, stepped per optimizer step: reaches high
     # accuracy in few epochs without tuning a decay schedule.
     scheduler = OneCycleLR(
