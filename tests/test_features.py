@@ -247,7 +247,6 @@ def test_amp_autocasts_on_the_cpu_only_when_asked(resumable, mnist_root):
 
 
 SCALER_RUN = """
-import sys
 import torch
 import torch.nn.functional as F
 from mytrainer.engine import Events
