@@ -21,6 +21,7 @@ from bench.common import Row, generated, interleaved, median, paired_ratio
 
 BATCH = 128
 GOAL_RATIO = 1.02
+SHORT_RUN_STEPS = 40
 
 
 class ClassicNet(nn.Module):
@@ -95,11 +96,11 @@ def classic_loader(root):
     return DataLoader(dataset, batch_size=BATCH, shuffle=True, num_workers=0)
 
 
-def short_run_ratios(train_loader, steps=40, repeats=30) -> list[Row]:
-    """Each path against its floor over `steps` batches, taking turns `repeats`
-    times: a pair runs within two seconds, so the machine's speed drifts less
-    between its halves than between two whole epochs."""
-    prebuilt = list(train_loader)[:steps]
+def short_run_ratios(train_loader, prebuilt, repeats=30) -> list[Row]:
+    """Each path against its floor over the len(prebuilt) batches of a short run,
+    taking turns `repeats` times: a pair runs within two seconds, so the machine's
+    speed drifts less between its halves than between two whole epochs."""
+    steps = len(prebuilt)
     runners = {
         "floor": raw_loop(generated_net, prebuilt),
         "generated": generated_path(generated_net, train_loader, steps),
@@ -165,7 +166,7 @@ def measure(root, repeats: int = 3) -> list[Row]:
     ratio = paired_ratio(times, "generated", "floor")
     classic = seconds["classic recipe"]
     classic_ratio = paired_ratio(times, "classic generated", "classic floor")
-    return short_run_ratios(train_loader) + [
+    return short_run_ratios(train_loader, prebuilt[:SHORT_RUN_STEPS]) + [
         row("floor", "generated net: raw loop, prebuilt batches (floor)"),
         row(
             "generated",
