@@ -99,11 +99,5 @@ def paired_overhead(times: dict, name: str, base: str) -> float:
     return statistics.median(a - b for a, b in zip(times[name], times[base]))
 
 
-def paired_ratio(times: dict, name: str, base: str) -> float:
-    """Median over repeats of name / base, each pair run back to back: the ratio
-    for figures too long to repeat often on a machine whose speed drifts."""
-    return statistics.median(a / b for a, b in zip(times[name], times[base]))
-
-
 def load_average() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -30,7 +30,7 @@ def lightning():
 
 def lightning_trainer(L, lean: bool):
     """lean: no logger, checkpoints, progress bar or summary (its fastest setup)."""
-    quiet = dict(enable_progress_bar=False, enable_model_summary=False)
+    quiet = {"enable_progress_bar": False, "enable_model_summary": False}
     if lean:
         quiet.update(logger=False, enable_checkpointing=False)
     else:  # the defaults, minus writing files and the bar into the bench's output
