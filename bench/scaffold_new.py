@@ -2,9 +2,10 @@
 
 Cold: an empty cache (SCAFFOLD_CACHE_DIR in a fresh folder), as on a first install:
 Jinja compiles every template. Warm: the same cache after one run. The templates
-are written in black's format, so black runs only for a name long enough to push a
-line past 88 columns: the long-name case (cold) measures that path. `python -c pass`
-is the floor any command pays.
+are written in black's format and lay out imports for the name, so black runs only
+for a name long enough to push a line of code past 88 columns (64 characters or
+more): the long-name case (cold) measures that path. `python -c pass` is the floor
+any command pays.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import tempfile
 from bench.common import Row, interleaved, median
 
 GOAL_S = 1.0
-LONG_NAME = "a_training_package_with_a_rather_long_name"
+LONG_NAME = "a_training_package_whose_name_is_long_enough_that_black_must_rewrap_it"
 
 
 def timed(command, env):

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import io
 import os
+import tokenize
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -125,11 +127,12 @@ def format_python(text: str, path: str = "<string>") -> str:
 
     The templates are written in that format, and the tests hold the output of
     every option set and of one-letter names to it (black --check). What a template
-    cannot foresee is a long project name pushing a line past 88 columns: only then
-    does black run, through a cache keyed by black's version and the text. Running
-    it on every file would cost a second per render, most of `scaffold new`.
+    cannot foresee is a long project name pushing a line of code past 88 columns:
+    only then does black run, through a cache keyed by black's version and the
+    text. Running it on every file would cost a second per render, most of
+    `scaffold new`.
     """
-    if all(len(line) <= LINE_LENGTH for line in text.splitlines()):
+    if not _code_too_long(text):
         return text
     key = hashlib.sha256(f"{_black_version()}\0{text}".encode()).hexdigest()
     if key in _formatted:
@@ -153,6 +156,26 @@ def format_python(text: str, path: str = "<string>") -> str:
 
 
 _formatted: dict[str, str] = {}
+
+
+def _code_too_long(text: str) -> bool:
+    """Whether a line past LINE_LENGTH could be re-wrapped by black. Lines inside a
+    multi-line string (a docstring's usage example naming the package) cannot."""
+    too_long = {
+        number
+        for number, line in enumerate(text.splitlines(), start=1)
+        if len(line) > LINE_LENGTH
+    }
+    if not too_long:
+        return False
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            first, last = token.start[0], token.end[0]
+            if token.type == tokenize.STRING and last - first > 1:
+                too_long.difference_update(range(first + 1, last))
+    except (tokenize.TokenError, SyntaxError):
+        return True  # black reports where the template went wrong
+    return bool(too_long)
 
 
 @lru_cache(maxsize=1)

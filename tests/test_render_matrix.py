@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import black
 import pytest
 
 from scaffold.options import Options
@@ -193,11 +194,11 @@ def test_every_package_imports_and_exports_its_metrics(matrix):
 
 
 # Shortest name: most room for black to join lines that a template splits. Long
-# name: import lines and docstrings run past 88 columns and black re-wraps the code.
-NAMES = ["a", "a_training_package_with_a_rather_long_name"]
+# name: import lines and docstrings run past 88 columns, and black runs.
+NAMES = ["a", "a_training_package_whose_name_is_long_enough_that_black_must_rewrap_it"]
 
 
-@pytest.mark.parametrize("name", NAMES, ids=["one-letter", "42-characters"])
+@pytest.mark.parametrize("name", NAMES, ids=["one-letter", "70-characters"])
 def test_any_name_renders_black_and_pyflakes_clean(tmp_path, name):
     for index, options in enumerate(feature_combinations()):
         files = render(dataclasses.replace(options, name=name))
@@ -211,3 +212,12 @@ def test_black_runs_only_when_a_line_is_longer_than_88_columns():
     assert format_python(fits) == fits
     too_long = "values = [" + ", ".join(["1000"] * 20) + "]\n"
     assert format_python(too_long) == "values = [\n" + "".join("    1000,\n" for _ in range(20)) + "]\n"
+
+
+def test_a_long_line_inside_a_docstring_leaves_black_out_and_black_agrees():
+    usage = "    python -m " + "a" * 80 + ".train --epochs 5"
+    text = f'def train():\n    """Usage:\n\n{usage}\n    """\n'
+    assert format_python(text) is text
+    assert black.format_str(text, mode=black.Mode()) == text
+    code = f'def train():\n    """Usage."""\n    return "{usage}", 1\n'
+    assert format_python(code) == black.format_str(code, mode=black.Mode()) != code
