@@ -88,6 +88,7 @@ def taking_turns(make, loader, others: dict, repeats: int, clock=time.perf_count
         model, optimizer, F.nll_loss
     )
     Events = generated("engine").Events
+    paths = ["generated", *others]
     spent: dict = {}
     batches: dict = {}
     mark = 0.0
@@ -110,7 +111,7 @@ def taking_turns(make, loader, others: dict, repeats: int, clock=time.perf_count
 
     def epoch(length=None):
         nonlocal mark
-        spent.update(dict.fromkeys(["generated", *others], 0.0))
+        spent.update(dict.fromkeys(paths, 0.0))
         batches.update((name, iter(data)) for name, data in others.items())
         mark = clock()
         trainer.run(loader, max_epochs=1, epoch_length=length)
@@ -121,7 +122,7 @@ def taking_turns(make, loader, others: dict, repeats: int, clock=time.perf_count
 
     # Untimed: the first steps of each path set up kernels.
     epoch(min(TURN_STEPS, len(loader)))
-    times = {name: [] for name in ["generated", *others]}
+    times = {name: [] for name in paths}
     for _ in range(repeats):
         for name, seconds in epoch().items():
             times[name].append(seconds)

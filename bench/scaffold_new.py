@@ -18,7 +18,7 @@ import tempfile
 from bench.common import Row, interleaved, median
 
 GOAL_S = 1.0
-LONG_NAME = "a_training_package_whose_name_is_long_enough_that_black_must_rewrap_it"
+LONG_NAME = "a_training_package_whose_name_is_long_enough_for_black_to_run_on_files"
 
 
 def timed(command, env):

@@ -195,7 +195,7 @@ def test_every_package_imports_and_exports_its_metrics(matrix):
 
 # Shortest name: most room for black to join lines that a template splits. Long
 # name: import lines and docstrings run past 88 columns, and black runs.
-NAMES = ["a", "a_training_package_whose_name_is_long_enough_that_black_must_rewrap_it"]
+NAMES = ["a", "a_training_package_whose_name_is_long_enough_for_black_to_run_on_files"]
 
 
 @pytest.mark.parametrize("name", NAMES, ids=["one-letter", "70-characters"])
