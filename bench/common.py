@@ -4,7 +4,6 @@ folder, and timing that survives a busy machine (interleaved runs, medians)."""
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import statistics
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from scaffold.options import Options
 from scaffold.render import render
+from scripts.datasets import fashion
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "benchtrainer"
@@ -68,12 +68,7 @@ def fashion_root(root: Path | None = None) -> Path:
         or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         / "scaffold-bench"
     )
-    spec = importlib.util.spec_from_file_location(
-        "datasets", REPO / "scripts" / "datasets.py"
-    )
-    datasets = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(datasets)
-    datasets.fashion(root)
+    fashion(root)
     return root
 
 

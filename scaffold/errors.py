@@ -19,3 +19,15 @@ class NotAProject(ScaffoldError):
 
 class UnresolvedConflicts(ScaffoldError):
     """The project still holds conflict markers from an earlier update."""
+
+
+class NewerProject(ScaffoldError):
+    """The project was written by a newer scaffold than the one running."""
+
+
+class WriteFailed(ScaffoldError):
+    """Writing files failed midway; what was written has been undone."""
+
+
+class Busy(ScaffoldError):
+    """Another scaffold process is writing the same project right now."""

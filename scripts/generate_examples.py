@@ -18,7 +18,9 @@ from scaffold.render import render
 ROOT = Path(__file__).resolve().parent.parent / "generated_examples"
 EXAMPLES = {
     "accuracy-nll": Options(name="mytrainer", metrics=("accuracy", "nll")),
-    "accuracy-nll-cuda": Options(name="mytrainer", metrics=("accuracy", "nll"), cuda=True),
+    "accuracy-nll-cuda": Options(
+        name="mytrainer", metrics=("accuracy", "nll"), cuda=True
+    ),
 }
 
 

@@ -4,4 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
+# This checkout's distribution is scaffold-torch ("scaffold" on PyPI is an unrelated
+# package). An editable install under the old name, from this very checkout, would
+# keep a second claim on the `scaffold` command: drop it first.
+old=$(python -m pip show scaffold 2>/dev/null | sed -n 's/^Editable project location: //p' || true)
+if [ -n "$old" ] && [ "$(cd "$old" 2>/dev/null && pwd -P)" = "$(pwd -P)" ]; then
+    python -m pip uninstall --quiet --disable-pip-version-check -y scaffold
+fi
 python -m pip install --quiet --disable-pip-version-check -e '.[dev]'

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,22 +11,17 @@ from pathlib import Path
 import pytest
 import torch
 
+from scripts.datasets import mnist_sample
+
 REPO = Path(__file__).resolve().parent.parent
 DATA_ROOT_ENV = "SCAFFOLD_TEST_DATA"  # reuse a prepared folder across runs
-
-
-def _load_datasets_script():
-    spec = importlib.util.spec_from_file_location("datasets_script", REPO / "scripts" / "datasets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")
 def mnist_root(tmp_path_factory) -> Path:
     """A data root holding 4,000/1,000 real MNIST digits in torchvision's raw layout."""
     root = Path(os.environ.get(DATA_ROOT_ENV) or tmp_path_factory.mktemp("data"))
-    _load_datasets_script().mnist_sample(root)
+    mnist_sample(root)
     return root
 
 
@@ -54,6 +48,7 @@ def run_python(args: list[str], cwd: Path, timeout: float = 600, **env: str):
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
     )
 
 

@@ -24,7 +24,9 @@ ALL_METRICS = tuple(METRICS)
 
 
 def test_new_records_the_option_and_writes_the_module(tmp_path):
-    result = runner.invoke(app, ["new", "mytrainer", "--distributed", "-o", str(tmp_path)])
+    result = runner.invoke(
+        app, ["new", "mytrainer", "--distributed", "-o", str(tmp_path)]
+    )
 
     assert result.exit_code == 0, result.output
     root = tmp_path / "mytrainer"
@@ -38,7 +40,9 @@ def test_without_the_option_no_python_file_mentions_distribution():
     files = render(Options(name="mytrainer", metrics=ALL_METRICS, cuda=True))
     for path, text in files.items():
         if path.endswith(".py"):
-            assert not re.search(r"distributed|torchrun|is_main_process|get_rank", text, re.I), path
+            assert not re.search(
+                r"distributed|torchrun|is_main_process|get_rank", text, re.IGNORECASE
+            ), path
 
 
 def test_update_turns_it_on_and_off_in_a_project_recorded_before_the_option(tmp_path):
@@ -102,24 +106,35 @@ setup(torch.device("cpu"))
 model = Net(NUM_CLASSES)
 model.load_state_dict(torch.load(sys.argv[2]))
 _, test_loader = get_data_loaders("mnist", sys.argv[1], 64, 1000)
-metrics = {%s}
+metrics = {METRIC_ENTRIES}
 values = create_supervised_evaluator(model, metrics=metrics).run(test_loader).metrics
 if is_main_process():
     print(json.dumps({k: v.tolist() if torch.is_tensor(v) else v for k, v in values.items()}))
 cleanup()
-""" % ", ".join(f'"{name}": {METRICS[name].build}' for name in ALL_METRICS)
+""".replace(
+    "METRIC_ENTRIES",
+    ", ".join(f'"{name}": {METRICS[name].build}' for name in ALL_METRICS),
+)
 
 
 def torchrun(project, *args, processes=2):
     return run_python(
-        ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *args],
+        [
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={processes}",
+            *args,
+        ],
         cwd=project,
         OMP_NUM_THREADS="1",
     )
 
 
 def write_idx(path, array):
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
@@ -184,16 +199,21 @@ def test_two_processes_reach_the_single_process_accuracy(project, two_process_ru
 @pytest.mark.slow
 def test_only_the_main_process_reports_and_writes_files(project, two_process_run):
     stdout = two_process_run.stdout
-    assert len(re.findall(r"^epoch \d validation: ", stdout, re.M)) == 5, stdout
+    assert len(re.findall(r"^epoch \d validation: ", stdout, re.MULTILINE)) == 5, stdout
     # Each process takes 2,000 digits an epoch, 64 a step (the global batch is 128).
-    assert len(re.findall(r"^epoch 1 \[20/32\] loss ", stdout, re.M)) == 1, stdout
+    assert (
+        len(re.findall(r"^epoch 1 \[20/32\] loss ", stdout, re.MULTILINE)) == 1
+    ), stdout
     assert sorted(p.name for p in (project / "two").iterdir()) == ["metrics.jsonl"]
 
 
 @pytest.mark.slow
-def test_validation_equals_one_process_evaluating_the_same_weights(project, mnist_root, two_process_run):
+def test_validation_equals_one_process_evaluating_the_same_weights(
+    project, mnist_root, two_process_run
+):
     weights = [torch.load(project / f"weights-rank{rank}.pt") for rank in range(2)]
-    for name, tensor in weights[0].items():  # the same model, BatchNorm statistics included
+    # The same model on both processes, BatchNorm statistics included.
+    for name, tensor in weights[0].items():
         assert torch.equal(tensor, weights[1][name]), name
 
     validated = read_history(project / "two" / "metrics.jsonl")[-1]
@@ -202,30 +222,60 @@ def test_validation_equals_one_process_evaluating_the_same_weights(project, mnis
 
 
 @pytest.mark.slow
-def test_two_processes_evaluate_999_digits_exactly(project, odd_mnist_root, two_process_run):
+def test_two_processes_evaluate_999_digits_exactly(
+    project, odd_mnist_root, two_process_run
+):
     single = evaluate(project, odd_mnist_root, "weights-rank0.pt")
     assert sum(map(sum, single["confusion"])) == 999
-    assert_same_metrics(evaluate(project, odd_mnist_root, "weights-rank0.pt", processes=2), single)
+    assert_same_metrics(
+        evaluate(project, odd_mnist_root, "weights-rank0.pt", processes=2), single
+    )
 
 
 @pytest.mark.slow
-def test_dataloader_path_under_torchrun_and_a_plain_single_process(project, odd_mnist_root):
+def test_dataloader_path_under_torchrun_and_a_plain_single_process(
+    project, odd_mnist_root
+):
     # 3,999 training digits: the processes leave one out so that they take equal steps.
     args = ["-m", "mytrainer.train", "--data-dir", str(odd_mnist_root), "--epochs", "1"]
     result = torchrun(project, *args, "--loader", "classic", "--output-dir", "classic")
     assert result.returncode == 0, result.stderr[-3000:]
     assert read_history(project / "classic" / "metrics.jsonl")[0]["accuracy"] > 0.8
 
-    result = run_python([*args, "--output-dir", "single"], cwd=project, OMP_NUM_THREADS="1")
+    result = run_python(
+        [*args, "--output-dir", "single"], cwd=project, OMP_NUM_THREADS="1"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert read_history(project / "single" / "metrics.jsonl")[0]["accuracy"] > 0.8
 
 
 @pytest.mark.slow
-def test_resuming_mid_epoch_under_torchrun_reproduces_the_uninterrupted_run(tmp_path, mnist_root):
-    root = create(Options(name="mytrainer", distributed=True, checkpoint=True), tmp_path)
-    args = ["-m", "mytrainer.train", "--data-dir", str(mnist_root), "--epochs", "2", "--epoch-length", "6"]
-    whole = torchrun(root, *args, "--checkpoint-every", "3", "--keep-last", "4", "--output-dir", "whole")
+def test_resuming_mid_epoch_under_torchrun_reproduces_the_uninterrupted_run(
+    tmp_path, mnist_root
+):
+    root = create(
+        Options(name="mytrainer", distributed=True, checkpoint=True), tmp_path
+    )
+    args = [
+        "-m",
+        "mytrainer.train",
+        "--data-dir",
+        str(mnist_root),
+        "--epochs",
+        "2",
+        "--epoch-length",
+        "6",
+    ]
+    whole = torchrun(
+        root,
+        *args,
+        "--checkpoint-every",
+        "3",
+        "--keep-last",
+        "4",
+        "--output-dir",
+        "whole",
+    )
     assert whole.returncode == 0, whole.stderr[-3000:]
     # Iteration 9 is half-way through the second epoch.
     middle = root / "whole" / "checkpoints" / "checkpoint-00000009.pt"
@@ -233,17 +283,26 @@ def test_resuming_mid_epoch_under_torchrun_reproduces_the_uninterrupted_run(tmp_
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
     assert resumed.stdout.count("resumed from") == 1, resumed.stdout
-    expected, got = (torch.load(root / run / "checkpoints" / "checkpoint-00000012.pt") for run in ("whole", "resumed"))
+    expected, got = (
+        torch.load(root / run / "checkpoints" / "checkpoint-00000012.pt")
+        for run in ("whole", "resumed")
+    )
     for name, tensor in expected["model"].items():
         assert torch.equal(got["model"][name], tensor), name
     # The validation metrics too (the running training loss restarts on resume).
-    rows = [read_history(root / run / "metrics.jsonl")[-1] for run in ("whole", "resumed")]
-    assert [(row["accuracy"], row["nll"]) for row in rows] == [(rows[0]["accuracy"], rows[0]["nll"])] * 2
+    rows = [
+        read_history(root / run / "metrics.jsonl")[-1] for run in ("whole", "resumed")
+    ]
+    assert [(row["accuracy"], row["nll"]) for row in rows] == [
+        (rows[0]["accuracy"], rows[0]["nll"])
+    ] * 2
 
 
 @pytest.mark.slow
 def test_the_projects_own_distributed_tests_pass(project):
     tests = ["tests/test_distributed.py", "tests/test_train.py"]
-    result = run_python(["-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=project)
+    result = run_python(
+        ["-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=project
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     assert re.search(r"\d+ passed", result.stdout)

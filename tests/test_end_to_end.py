@@ -17,13 +17,25 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    return create(Options(name="mytrainer", metrics=("accuracy", "nll")), tmp_path_factory.mktemp("e2e"))
+    return create(
+        Options(name="mytrainer", metrics=("accuracy", "nll")),
+        tmp_path_factory.mktemp("e2e"),
+    )
 
 
 @pytest.fixture(scope="module")
 def trained(project, mnist_root):
     result = run_python(
-        ["-m", "mytrainer.train", "--data-dir", str(mnist_root), "--epochs", "5", "--output-dir", "runs"],
+        [
+            "-m",
+            "mytrainer.train",
+            "--data-dir",
+            str(mnist_root),
+            "--epochs",
+            "5",
+            "--output-dir",
+            "runs",
+        ],
         cwd=project,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -39,26 +51,56 @@ def test_five_epochs_on_4000_digits_reach_96_percent_on_the_1000_held_out(traine
 
 def test_prints_progress_and_validation_lines(trained):
     result, _ = trained
-    assert re.search(r"^epoch 1 \[20/32\] loss \d+\.\d{4}$", result.stdout, re.MULTILINE)
-    assert re.search(r"^epoch 5 validation: train_loss \S+  accuracy 0\.9\d+  nll \S+", result.stdout, re.MULTILINE)
+    assert re.search(
+        r"^epoch 1 \[20/32\] loss \d+\.\d{4}$", result.stdout, re.MULTILINE
+    )
+    assert re.search(
+        r"^epoch 5 validation: train_loss \S+  accuracy 0\.9\d+  nll \S+",
+        result.stdout,
+        re.MULTILINE,
+    )
 
 
 def test_same_seed_repeats_the_run_exactly_on_cpu(project, mnist_root):
     histories = []
     for run in ("a", "b"):
         result = run_python(
-            ["-m", "mytrainer.train", "--data-dir", str(mnist_root), "--epochs", "1", "--seed", "7", "--output-dir", run],
+            [
+                "-m",
+                "mytrainer.train",
+                "--data-dir",
+                str(mnist_root),
+                "--epochs",
+                "1",
+                "--seed",
+                "7",
+                "--output-dir",
+                run,
+            ],
             cwd=project,
         )
         assert result.returncode == 0, result.stderr[-3000:]
         rows = read_history(project / run / "metrics.jsonl")
-        histories.append([{k: v for k, v in row.items() if k != "seconds"} for row in rows])
+        histories.append(
+            [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+        )
     assert histories[0] == histories[1]
 
 
 def test_classic_dataloader_path_trains_too(project, mnist_root):
     result = run_python(
-        ["-m", "mytrainer.train", "--data-dir", str(mnist_root), "--epochs", "1", "--loader", "classic", "--output-dir", "classic"],
+        [
+            "-m",
+            "mytrainer.train",
+            "--data-dir",
+            str(mnist_root),
+            "--epochs",
+            "1",
+            "--loader",
+            "classic",
+            "--output-dir",
+            "classic",
+        ],
         cwd=project,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -72,7 +114,19 @@ def short_runs(project, mnist_root):
     for flags in ((), ("--no-channels-last",), ("--compile",)):
         out = "short" + "".join(flags)
         result = run_python(
-            ["-m", "mytrainer.train", "--data-dir", str(mnist_root), "--epochs", "1", "--epoch-length", "4", "--output-dir", out, *flags],
+            [
+                "-m",
+                "mytrainer.train",
+                "--data-dir",
+                str(mnist_root),
+                "--epochs",
+                "1",
+                "--epoch-length",
+                "4",
+                "--output-dir",
+                out,
+                *flags,
+            ],
             cwd=project,
         )
         assert result.returncode == 0, result.stderr[-3000:]
@@ -93,7 +147,14 @@ def test_memory_format_and_compile_change_speed_not_results(short_runs, flags):
 
 def test_missing_dataset_is_a_one_line_error_naming_the_folder(project, tmp_path):
     result = run_python(
-        ["-m", "mytrainer.train", "--data-dir", str(tmp_path / "empty"), "--output-dir", "missing"],
+        [
+            "-m",
+            "mytrainer.train",
+            "--data-dir",
+            str(tmp_path / "empty"),
+            "--output-dir",
+            "missing",
+        ],
         cwd=project,
         timeout=300,
     )
@@ -104,11 +165,20 @@ def test_missing_dataset_is_a_one_line_error_naming_the_folder(project, tmp_path
 
 
 def test_the_seed_write_up_example_runs_unchanged(project, mnist_root):
-    shutil.copy(REPO / "tests" / "fixtures" / "seed_example.py", project / "seed_example.py")
+    shutil.copy(
+        REPO / "tests" / "fixtures" / "seed_example.py", project / "seed_example.py"
+    )
     result = run_python(["seed_example.py", str(mnist_root)], cwd=project)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert re.search(r"^Epoch\[1\] Iteration\[20/63\] Loss: \d+\.\d\d$", result.stdout, re.MULTILINE)
-    accuracies = [float(a) for a in re.findall(r"Validation Results - Epoch: \d  Avg accuracy: (\d\.\d\d)", result.stdout)]
+    assert re.search(
+        r"^Epoch\[1\] Iteration\[20/63\] Loss: \d+\.\d\d$", result.stdout, re.MULTILINE
+    )
+    accuracies = [
+        float(a)
+        for a in re.findall(
+            r"Validation Results - Epoch: \d  Avg accuracy: (\d\.\d\d)", result.stdout
+        )
+    ]
     assert len(accuracies) == 2 and accuracies[-1] >= 0.85, result.stdout[-2000:]
 
 
@@ -116,7 +186,19 @@ def test_the_seed_write_up_example_runs_unchanged(project, mnist_root):
     "options",
     [
         Options(name="mytrainer"),
-        Options(name="mytrainer", metrics=("accuracy", "nll", "precision", "recall", "f1", "topk", "confusion"), cuda=True),
+        Options(
+            name="mytrainer",
+            metrics=(
+                "accuracy",
+                "nll",
+                "precision",
+                "recall",
+                "f1",
+                "topk",
+                "confusion",
+            ),
+            cuda=True,
+        ),
     ],
     ids=["default", "all-metrics-cuda"],
 )

@@ -21,17 +21,13 @@ def create_supervised_trainer(
     optimizer,
     loss_fn,
     device=None,
-    non_blocking={{ "None" if cuda else "False" }},
+    non_blocking=None,
     prepare_batch=prepare_batch,
     cuda=False,
     accumulation_steps=1,
     clip_grad_norm=None,
-{% if amp %}
     amp_dtype=None,
-{% if cuda %}
     scaler=None,
-{% endif %}
-{% endif %}
 ):
     """An Engine that takes one optimizer step per `accumulation_steps` batches.
 
@@ -40,12 +36,8 @@ def create_supervised_trainer(
         optimizer: steps the model's parameters.
         loss_fn: loss_fn(model(x), y) -> scalar loss.
         device: where batches go (default: left where they are).
-{% if cuda %}
         non_blocking: copy batches asynchronously (default: when device is CUDA,
             which pays off with pinned-memory batches).
-{% else %}
-        non_blocking: copy batches asynchronously.
-{% endif %}
         prepare_batch: prepare_batch(batch, device, non_blocking) -> (x, y).
         cuda: the original ignite spelling of device="cuda".
         accumulation_steps: add up the gradients of this many batches (each loss
@@ -53,14 +45,10 @@ def create_supervised_trainer(
             step of one batch accumulation_steps times larger.
         clip_grad_norm: if given, scale the gradients down so that their total
             L2 norm is at most this, before each optimizer step.
-{% if amp %}
         amp_dtype: run the forward pass under torch.autocast with this dtype
             (torch.bfloat16 or torch.float16); None runs in float32.
-{% if cuda %}
         scaler: a torch.amp.GradScaler, needed with float16 on CUDA so that
             small gradients do not underflow (default: a disabled one).
-{% endif %}
-{% endif %}
 
     The optimizer steps after iterations whose number is a multiple of
     accumulation_steps and then clears the gradients, so between two steps the
@@ -70,41 +58,23 @@ def create_supervised_trainer(
     """
     if cuda:
         device = "cuda"
-{% if cuda %}
     if non_blocking is None:
         non_blocking = device is not None and torch.device(device).type == "cuda"
-{% endif %}
-{% if amp and cuda %}
     scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
-{% endif %}
 
     def update(engine, batch):
         x, y = prepare_batch(batch, device, non_blocking)
-{% if amp %}
         with torch.autocast(x.device.type, amp_dtype, enabled=amp_dtype is not None):
             loss = loss_fn(model(x), y)
-{% else %}
-        loss = loss_fn(model(x), y)
-{% endif %}
         # Dividing by 1 would still cost an autograd node, ~10 us a step.
         scaled = loss / accumulation_steps if accumulation_steps > 1 else loss
-{% if amp and cuda %}
         scaler.scale(scaled).backward()
-{% else %}
-        scaled.backward()
-{% endif %}
         if engine.state.iteration % accumulation_steps == 0:
-{% if amp and cuda %}
             scaler.unscale_(optimizer)  # clip the true gradients, not scaled ones
-{% endif %}
             if clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-{% if amp and cuda %}
             scaler.step(optimizer)  # skipped when the fp16 gradients overflowed
             scaler.update()
-{% else %}
-            optimizer.step()
-{% endif %}
             optimizer.zero_grad(set_to_none=True)
         return loss.detach()
 
@@ -118,7 +88,7 @@ def create_supervised_evaluator(
     model,
     metrics=None,
     device=None,
-    non_blocking={{ "None" if cuda else "False" }},
+    non_blocking=None,
     prepare_batch=prepare_batch,
     cuda=False,
 ):
@@ -131,10 +101,8 @@ def create_supervised_evaluator(
     """
     if cuda:
         device = "cuda"
-{% if cuda %}
     if non_blocking is None:
         non_blocking = device is not None and torch.device(device).type == "cuda"
-{% endif %}
 
     @torch.inference_mode()
     def evaluate(engine, batch):

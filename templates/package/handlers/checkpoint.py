@@ -1,7 +1,8 @@
 """Checkpoints: save everything a run needs to continue exactly, and load it back.
 
 A checkpoint holds the state_dict() of every object given to Checkpointer (model,
-optimizer, scheduler, trainer, ...). Together with the seeded per-epoch order
+optimizer, scheduler, trainer, ...; one given as None, such as the scheduler of a
+constant learning rate, is left out). Together with the seeded per-epoch order
 of the data loaders this makes a resumed run take exactly the steps the
 uninterrupted run would have taken. Files are written to a temporary name and
 renamed, so a crash never leaves a half-written checkpoint under a real name.
@@ -27,21 +28,17 @@ class RandomStates:
     def state_dict(self):
         return {
             "torch": torch.get_rng_state(),
-{% if cuda %}
             "cuda": torch.cuda.get_rng_state_all(),
-{% endif %}
             "python": random.getstate(),
         }
 
     def load_state_dict(self, state):
         torch.set_rng_state(state["torch"])
-{% if cuda %}
         torch.cuda.set_rng_state_all(state["cuda"])
-{% endif %}
         random.setstate(state["python"])
 
 
-class Gradients:
+class AccumulatedGradients:
     """The gradients summed so far while accumulating batches (none between steps)."""
 
     def __init__(self, model):
@@ -64,9 +61,10 @@ class Checkpointer:
     """Writes checkpoints to a folder, keeping the last `keep_last` and the best
     `keep_best` by a score.
 
-    save(engine) writes checkpoint-<iteration>.pt; save_best(engine) writes
+    save(engine) writes checkpoint-<iteration>.pt; save_best(engine, score) writes
     best-<iteration>-<score_name>=<score>.pt when the score is among the best
     `keep_best` so far (higher is better with mode="max", lower with "min").
+    epoch_completed(engine, record) does both with the score record[score_name].
     """
 
     def __init__(
@@ -75,19 +73,17 @@ class Checkpointer:
         objects,
         keep_last=2,
         keep_best=0,
-        score_function=None,
         score_name="score",
         mode="max",
     ):
-        if keep_best and score_function is None:
-            raise ValueError("expected a score_function to keep the best checkpoints")
         if mode not in ("max", "min"):
             raise ValueError(f"expected mode 'max' or 'min', got {mode!r}")
         self.directory = directory
-        self.objects = objects
+        self.objects = {
+            key: value for key, value in objects.items() if value is not None
+        }
         self.keep_last = keep_last
         self.keep_best = keep_best
-        self.score_function = score_function
         self.score_name = score_name
         self.mode = mode
 
@@ -96,18 +92,23 @@ class Checkpointer:
         for path in self.files("checkpoint")[: -self.keep_last or None]:
             path.unlink()
 
-    def save_best(self, engine):
+    def save_best(self, engine, score):
         if not self.keep_best:
             return
-        score = float(self.score_function(engine))
+        score = float(score)
         kept = self._best_first()
-        full = len(kept) >= self.keep_best
-        if full and self._key(score) <= self._key(_score(kept[-1])):
+        if len(kept) >= self.keep_best and self._key(score) <= self._key(
+            _score(kept[-1])
+        ):
             return  # no better than the worst one kept
         name = f"best-{engine.state.iteration:08d}-{self.score_name}={score:.6g}.pt"
         self._write(name)
         for path in self._best_first()[self.keep_best :]:
             path.unlink()
+
+    def epoch_completed(self, engine, record):
+        self.save(engine)
+        self.save_best(engine, record[self.score_name])
 
     def files(self, kind=None):
         """This folder's checkpoint files (of one kind), oldest first."""
@@ -177,8 +178,15 @@ def load_checkpoint(path, objects):
     missing = sorted(set(objects) - set(state))
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}")
-    for key, value in objects.items():
-        value.load_state_dict(state[key])
+    try:
+        for key, value in objects.items():
+            value.load_state_dict(state[key])
+    except (RuntimeError, ValueError, KeyError) as error:
+        # Another model's weights, or another optimizer's or schedule's state.
+        reason = str(error).strip().splitlines()[0]
+        raise CheckpointError(
+            f"{path} does not fit this run's {key}: {reason}"
+        ) from None
     return path
 
 

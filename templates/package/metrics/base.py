@@ -5,9 +5,7 @@ from typing import Any
 
 import torch
 
-{% if distributed %}
 from ..distributed import sum_over_processes
-{% endif %}
 from ..engine import Events
 
 
@@ -61,7 +59,6 @@ class Metric:
             )
         setattr(self, name, total + batch_sum)
 
-{% if distributed %}
     def sync(self) -> None:
         """Replace this process's sums by the sums over all processes of the run.
 
@@ -72,10 +69,9 @@ class Metric:
         `attach` does.
         """
         totals = sum_over_processes([getattr(self, name) for name in self.accumulators])
-        for name, total in zip(self.accumulators, totals):
+        for name, total in zip(self.accumulators, totals, strict=True):
             setattr(self, name, total)
 
-{% endif %}
     def require_examples(self) -> None:
         # Every subclass counts its examples in `num_examples`.
         if self.num_examples == 0:
@@ -101,7 +97,5 @@ class Metric:
         self.update(self.output_transform(engine.state.output))
 
     def _completed(self, engine, name: str) -> None:
-{% if distributed %}
         self.sync()
-{% endif %}
         engine.state.metrics[name] = self.compute()

@@ -1,4 +1,4 @@
-"""{{ metric_classes | select("in", ["Precision", "Recall", "F1"]) | join(", ") }}: per-class scores from true/predicted positive counts."""
+"""Precision, Recall, F1: per-class scores from true/predicted positive counts."""
 
 from collections.abc import Callable
 from typing import Any
@@ -91,7 +91,6 @@ def _divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
     """numerator / denominator, with 0 wherever the denominator is 0."""
     safe = torch.where(denominator > 0, denominator, 1.0)
     return torch.where(denominator > 0, numerator / safe, 0.0)
-{% if "Precision" in metric_classes %}
 
 
 class Precision(_PrecisionRecallBase):
@@ -99,8 +98,6 @@ class Precision(_PrecisionRecallBase):
 
     def score(self, true_positives, predicted_positives, actual_positives):
         return _divide(true_positives, predicted_positives)
-{% endif %}
-{% if "Recall" in metric_classes %}
 
 
 class Recall(_PrecisionRecallBase):
@@ -108,8 +105,6 @@ class Recall(_PrecisionRecallBase):
 
     def score(self, true_positives, predicted_positives, actual_positives):
         return _divide(true_positives, actual_positives)
-{% endif %}
-{% if "F1" in metric_classes %}
 
 
 class F1(_PrecisionRecallBase):
@@ -117,4 +112,3 @@ class F1(_PrecisionRecallBase):
 
     def score(self, true_positives, predicted_positives, actual_positives):
         return _divide(2 * true_positives, predicted_positives + actual_positives)
-{% endif %}
