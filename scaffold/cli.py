@@ -10,15 +10,26 @@ import typer
 from scaffold import __version__
 from scaffold.errors import ScaffoldError
 from scaffold.options import Options, parse_metrics
-from scaffold.project import create
+from scaffold.project import create, recover_interrupted_new
 from scaffold.registry import DEFAULT_METRICS, FEATURES, METRICS, SCHEDULERS
-from scaffold.update import ACTIONS, Plan, apply, plan_update, unified_diff
+from scaffold.transaction import interrupts_held
+from scaffold.update import (
+    ACTIONS,
+    Plan,
+    apply,
+    count_files,
+    plan_update,
+    recover_interrupted,
+    unified_diff,
+)
 
 app = typer.Typer(
     help="Write a small, self-contained PyTorch training project that you own.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help: the rich panels print a type even for flags ("--help <bool>").
+    rich_markup_mode=None,
 )
 
 MetricsOption = Annotated[
@@ -82,6 +93,12 @@ def fail(error: ScaffoldError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def interrupted(left: str) -> typer.Exit:
+    """Ctrl-C: one line saying what it left; 130, as shells report SIGINT."""
+    typer.echo(f"error: interrupted; {left}", err=True)
+    return typer.Exit(code=130)
+
+
 def version_callback(value: bool) -> None:
     if value:
         typer.echo(f"scaffold {__version__}")
@@ -134,6 +151,7 @@ def new(
     ] = False,
 ) -> None:
     """Create a new training project NAME in OUTPUT_DIR/NAME."""
+    left = "nothing was changed"
     try:
         # Options left unset take the defaults of Options itself.
         options = Options(
@@ -151,11 +169,24 @@ def new(
                 plot=plot,
             ),
         )
-        root = create(options, output_dir, force=force)
+        with interrupts_held() as held:
+            note = recover_interrupted_new(output_dir, name)
+            if note:
+                typer.echo(note)
+                left = "nothing else was changed"
+            # A Ctrl-C while writing undoes it; one after is only reported.
+            root = create(options, output_dir, force=force)
+            left = f"{root} had already been written"
+        if held.requested:
+            raise KeyboardInterrupt
+        typer.echo(f"created {root}")
+        typer.echo(f"train it: cd {root} && python -m {name}.train --data-dir data")
     except ScaffoldError as error:
         raise fail(error) from None
-    typer.echo(f"created {root}")
-    typer.echo(f"train it: cd {root} && python -m {name}.train --data-dir data")
+    except OSError as error:
+        raise fail(ScaffoldError(str(error))) from None
+    except KeyboardInterrupt:
+        raise interrupted(left) from None
 
 
 @app.command("list")
@@ -211,11 +242,13 @@ def update(
     tensorboard: TensorboardOption = None,
     plot: PlotOption = None,
 ) -> None:
-    """Re-render PATH with the installed templates and merge it into your edits.
+    """Merge the installed templates into PATH, keeping your edits.
 
+    Every generated file is rendered again and merged with your version of it.
     Options given here replace the recorded ones; the others keep their values.
     Exits 1 when some of your edits overlap template changes (see the marked blocks).
     """
+    left = "nothing was changed"
     try:
         changes = option_changes(
             metrics=metrics,
@@ -229,18 +262,35 @@ def update(
             tensorboard=tensorboard,
             plot=plot,
         )
+        # Putting back what a killed update left half-swapped is never cut short.
+        with interrupts_held() as held:
+            note = recover_interrupted(path)
+            if note:
+                typer.echo(note)
+                left = "nothing else was changed"
+        if held.requested:
+            raise KeyboardInterrupt
         plan = plan_update(path, changes)
-        if not plan.up_to_date:
+        if plan.up_to_date:
+            typer.echo("already up to date")
+            return
+        # A Ctrl-C while writing undoes the update; one after it is only reported.
+        with interrupts_held() as held:
             apply(plan)
+            left = "the update had already been written"
+        if held.requested:
+            raise KeyboardInterrupt
+        report(plan)
     except ScaffoldError as error:
         raise fail(error) from None
-    if plan.up_to_date:
-        typer.echo("already up to date")
-        return
-    report(plan)
+    except OSError as error:
+        raise fail(ScaffoldError(str(error))) from None
+    except KeyboardInterrupt:
+        raise interrupted(left) from None
     if plan.conflicts:
         typer.echo(
-            f"error: {len(plan.conflicts)} file(s) have conflicts: {', '.join(plan.conflicts)}; "
+            f"error: conflicts in {count_files(len(plan.conflicts))}: "
+            f"{', '.join(plan.conflicts)}; "
             "edit each block between <<<<<<< and >>>>>>> to the code you want",
             err=True,
         )
@@ -259,13 +309,44 @@ def report(plan: Plan) -> None:
 
 
 @app.command()
-def diff(path: ProjectPath = Path(".")) -> None:
-    """Show, as a unified diff, what `update` would change in PATH; changes nothing."""
+def diff(
+    path: ProjectPath = Path("."),
+    metrics: MetricsOption = None,
+    cuda: CudaOption = None,
+    distributed: DistributedOption = None,
+    checkpoint: CheckpointOption = None,
+    early_stopping: EarlyStoppingOption = None,
+    scheduler: SchedulerOption = None,
+    amp: AmpOption = None,
+    progress: ProgressOption = None,
+    tensorboard: TensorboardOption = None,
+    plot: PlotOption = None,
+) -> None:
+    """Show what `update` would change in PATH as a diff; writes nothing.
+
+    Takes the options `update` takes, to preview changing them.
+    """
     try:
-        plan = plan_update(path)
+        changes = option_changes(
+            metrics=metrics,
+            cuda=cuda,
+            distributed=distributed,
+            checkpoint=checkpoint,
+            early_stopping=early_stopping,
+            scheduler=scheduler,
+            amp=amp,
+            progress=progress,
+            tensorboard=tensorboard,
+            plot=plot,
+        )
+        plan = plan_update(path, changes)
+        typer.echo(unified_diff(plan), nl=False)
     except ScaffoldError as error:
         raise fail(error) from None
-    typer.echo(unified_diff(plan), nl=False)
+    except OSError as error:
+        raise fail(ScaffoldError(str(error))) from None
+    except KeyboardInterrupt:
+        raise interrupted("nothing was changed") from None
     if plan.up_to_date:
         typer.echo("already up to date", err=True)
 

@@ -7,8 +7,10 @@ so whatever the CLI accepts here is exactly what a later re-render sees.
 from __future__ import annotations
 
 import dataclasses
+import json
 import keyword
 import sys
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,23 +48,60 @@ class Options:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Options:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(record) - known)
+        """The options a record file holds, each checked against the type of its
+        field's default (a field without a default is a string)."""
+        if not isinstance(record, dict):
+            raise InvalidOption(
+                f"'options' must be an object, not {json.dumps(record)}"
+            )
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(record) - set(fields))
         if unknown:
             raise InvalidOption(f"unknown option(s) {', '.join(unknown)} in record")
-        values = dict(record)
-        if "metrics" in values:
-            values["metrics"] = tuple(values["metrics"])
-        return cls(**values)
+        missing = [n for n, f in fields.items() if n not in record and required(f)]
+        if missing:
+            raise InvalidOption(f"option {missing[0]!r} is missing")
+        return cls(**{n: typed(n, v, fields[n].default) for n, v in record.items()})
 
     def replace(self, **changes: Any) -> Options:
         return dataclasses.replace(self, **changes)
 
 
+# How an error names the JSON type a record field must have.
+JSON_TYPES = {
+    bool: "true or false",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+}
+
+
+def required(field: dataclasses.Field) -> bool:
+    return field.default is dataclasses.MISSING
+
+
+def typed(name: str, value: Any, default: Any) -> Any:
+    """value, read from JSON, if it has the type of default; a tuple is a JSON list.
+
+    `type(x) is` rather than isinstance: JSON true must not pass for a number.
+    """
+    expected = str if default is dataclasses.MISSING else type(default)
+    if expected is tuple:
+        item = type(default[0]) if default else str
+        if isinstance(value, list) and all(type(v) is item for v in value):
+            return tuple(value)
+        wanted = f"a list of {JSON_TYPES[item].removeprefix('a ')}s"
+    elif type(value) is expected:
+        return value
+    else:
+        wanted = JSON_TYPES[expected]
+    raise InvalidOption(f"option {name!r} must be {wanted}, not {json.dumps(value)}")
+
+
 def validate_name(name: str) -> None:
     if not name.isidentifier() or not name.isascii():
-        hint = name.replace("-", "_").replace(" ", "_").lower()
-        suggestion = f" (try {hint!r})" if hint.isidentifier() else ""
+        hint = ascii_name(name)
+        suggestion = f" (try {hint!r})" if hint != name and is_valid_name(hint) else ""
         raise InvalidOption(
             f"project name {name!r} is not a valid Python package name{suggestion}"
         )
@@ -73,6 +112,20 @@ def validate_name(name: str) -> None:
             f"project name {name!r} would shadow the module {name!r} that the "
             "generated code or its tests import; pick another name"
         )
+
+
+def ascii_name(name: str) -> str:
+    """The name in ASCII, as a package name spells it: café -> cafe, my-app -> my_app."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return plain.replace("-", "_").replace(" ", "_").lower()
+
+
+def is_valid_name(name: str) -> bool:
+    try:
+        validate_name(name)
+    except InvalidOption:
+        return False
+    return True
 
 
 def parse_metrics(text: str) -> tuple[str, ...]:

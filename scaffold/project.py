@@ -1,4 +1,4 @@
-"""A generated project on disk: its record file, its pristine base and atomic writes.
+"""A generated project on disk: its record file, its pristine base, and `create`.
 
 Layout written next to the user's files:
     .scaffold.json    tool version, template fingerprint and every option (small)
@@ -8,17 +8,26 @@ Layout written next to the user's files:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import shutil
-import tempfile
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from scaffold import __version__
 from scaffold.errors import InvalidOption, NotAProject, OutputDirError
 from scaffold.options import Options
 from scaffold.render import fingerprint, render
+from scaffold.transaction import (
+    SUFFIX_LENGTH,
+    Transaction,
+    is_half_done,
+    leftovers,
+    recover,
+    write_all,
+)
 
 RECORD_FILE = ".scaffold.json"
 BASE_DIR = ".scaffold/base"
@@ -49,15 +58,44 @@ def read_record(root: Path) -> Record:
         raise NotAProject(f"{root} is not a scaffold project (no {RECORD_FILE})")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError("expected a JSON object")
+        for key in ("scaffold_version", "templates_fingerprint", "options"):
+            if key not in data:
+                raise ValueError(f"{key!r} is missing")
+        for key in ("scaffold_version", "templates_fingerprint"):
+            if not isinstance(data[key], str):
+                raise TypeError(f"{key!r} must be a string, not {data[key]!r}")
+        parse_version(data["scaffold_version"])
         return Record(
             Options.from_record(data["options"]),
-            str(data["scaffold_version"]),
-            str(data["templates_fingerprint"]),
+            data["scaffold_version"],
+            data["templates_fingerprint"],
         )
-    except (ValueError, KeyError, TypeError, InvalidOption) as exc:
+    except (ValueError, TypeError, InvalidOption) as exc:
         raise NotAProject(
             f"{path} is corrupt ({exc}); restore it from version control"
         ) from exc
+
+
+def parse_version(text: str) -> Any:
+    """A scaffold version as a comparable value: packaging's Version when it is
+    installed, else (release numbers without trailing zeros, final?, suffix),
+    which orders 0.2.0rc1 < 0.2 == 0.2.0 < 0.10.0 as well."""
+    try:
+        from packaging.version import InvalidVersion, Version
+    except ImportError:
+        match = re.fullmatch(r"v?(\d+(?:\.\d+)*)(.*)", text.strip())
+        if not match:
+            raise ValueError(f"scaffold_version {text!r} is not a version") from None
+        release = [int(part) for part in match[1].split(".")]
+        while len(release) > 1 and release[-1] == 0:
+            release.pop()
+        return tuple(release), not match[2], match[2]
+    try:
+        return Version(text)
+    except InvalidVersion:
+        raise ValueError(f"scaffold_version {text!r} is not a version") from None
 
 
 def read_base(root: Path) -> dict[str, bytes]:
@@ -84,12 +122,21 @@ def create(
 ) -> Path:
     """Render a new project into output_dir/<name>; returns the project root.
 
-    templates: the template tree to render (default: the installed one).
+    All or nothing: the files are staged in output_dir/.<name>-xxxxxxxx and
+    swapped in (scaffold/transaction.py), so a failure leaves every folder as
+    it was. templates: the template tree to render (default: the installed one).
     """
     root = output_dir / options.name
-    check_writable(output_dir)
-    if root.exists() and not root.is_dir():
+    existing = check_writable(output_dir)
+    check_name_fits(existing, options.name)
+    if os.path.lexists(root) and not root.is_dir():
         raise OutputDirError(f"{root} exists and is not a directory")
+    if os.path.lexists(root / RECORD_FILE):
+        raise OutputDirError(
+            f"{root} is already a scaffold project, and `new` would overwrite your "
+            f"edits; `scaffold update {root}` merges the templates into them "
+            "(pass it any options to change)"
+        )
     if root.is_dir() and any(root.iterdir()) and not force:
         raise OutputDirError(
             f"{root} is not empty; pass --force to overwrite the generated files "
@@ -98,25 +145,56 @@ def create(
     rendered = render(options, root=templates)
     files = {path: text.encode() for path, text in rendered.items()}
     files.update(bookkeeping_files(current_record(options, templates), rendered))
-    if root.exists():
-        # --force: replace only the files we generate; anything else stays.
-        for path, data in files.items():
-            write_atomic(root / path, data)
-    else:
-        stage = Path(tempfile.mkdtemp(prefix=f".{options.name}-", dir=output_dir))
-        try:
+    check_paths_fit(existing, files)
+    if root.is_dir():
+        check_nothing_in_the_way(root, files)
+
+    def stage(transaction: Transaction) -> None:
+        if root.is_dir():
+            # --force: replace only the files we generate; anything else stays.
             for path, data in files.items():
-                target = stage / path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            stage.rename(root)
-        except BaseException:
-            shutil.rmtree(stage, ignore_errors=True)
-            raise
+                transaction.stage(path, data)
+        else:
+            transaction.stage_tree("", files)
+
+    made = make_folders(output_dir)
+    try:
+        write_all(
+            root, output_dir, scratch_prefix(options.name), stage, f"writing {root}"
+        )
+    except BaseException:
+        for folder in reversed(made):  # the output folders this call created
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return root
 
 
-def check_writable(directory: Path) -> None:
+def scratch_prefix(name: str) -> str:
+    return f".{name}-"
+
+
+def recover_interrupted_new(output_dir: Path, name: str) -> str:
+    """Undo what a killed `new --force` left half-swapped in output_dir/name;
+    one line saying so, or ""."""
+    folders = [
+        folder
+        for folder in leftovers(output_dir, scratch_prefix(name))
+        if is_half_done(folder)
+    ]
+    for folder in folders:
+        recover(folder)
+    if not folders:
+        return ""
+    return (
+        f"an earlier `scaffold new` was interrupted midway: put the files in "
+        f"{output_dir / name} back as they were before it"
+    )
+
+
+def check_writable(directory: Path) -> Path:
+    """Refuse a directory that cannot be created or written; returns its nearest
+    existing folder (itself, when it exists)."""
     probe = directory
     while not probe.exists():
         probe = probe.parent
@@ -124,22 +202,70 @@ def check_writable(directory: Path) -> None:
         raise OutputDirError(f"{probe} is not a directory")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise OutputDirError(f"cannot write to {probe}: permission denied")
+    return probe
+
+
+def make_folders(directory: Path) -> list[Path]:
+    """Create directory and its missing parents; returns those created, outermost first."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    made: list[Path] = []
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
     except OSError as exc:
-        raise OutputDirError(f"cannot write to {directory}: {exc.strerror}") from None
+        for folder in reversed(made):
+            folder.rmdir()
+        raise OutputDirError(f"cannot write to {missing[0]}: {exc.strerror}") from None
+    return made
 
 
-def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def name_max(folder: Path) -> int:
+    """The longest file name, in bytes, that folder's file system accepts."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # unknown, or not POSIX
+        return 255
+    return limit if limit > 0 else 255
+
+
+def check_name_fits(folder: Path, name: str) -> None:
+    """Refuse a name too long for folder's file system, counting the staging
+    folder .<name>-xxxxxxxx that new builds the project in."""
+    limit = name_max(folder) - len(scratch_prefix("")) - SUFFIX_LENGTH
+    if len(name.encode()) > limit:
+        raise OutputDirError(
+            f"project name is {len(name)} characters long; at most {limit} fit in "
+            f"a file name on the file system of {folder}"
+        )
+
+
+def check_paths_fit(folder: Path, files: dict[str, bytes]) -> None:
+    limit = name_max(folder)
+    for path in files:
+        for part in path.split("/"):
+            if len(part.encode()) > limit:
+                raise OutputDirError(
+                    f"cannot write {path}: {part!r} is longer than the {limit} "
+                    f"bytes a file name may have on the file system of {folder}"
+                )
+
+
+def check_nothing_in_the_way(root: Path, files: dict[str, bytes]) -> None:
+    """--force replaces generated files, never a folder or a file where one goes."""
+    for path in files:
+        target = root / path
+        if target.is_dir() and not target.is_symlink():
+            raise OutputDirError(
+                f"{target} is a folder where `new` writes a file; move it away first"
+            )
+        for parent in target.parents:
+            if parent == root:
+                break
+            if os.path.lexists(parent) and not parent.is_dir():
+                raise OutputDirError(
+                    f"{parent} is a file where `new` makes a folder; move it away first"
+                )

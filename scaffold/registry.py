@@ -21,7 +21,6 @@ class MetricSpec:
     classes: tuple[str, ...]  # classes the generated package exports for it
     module: str  # module under <package>/metrics/ that defines them
     build: str  # how train.py constructs it for the evaluator
-    better: str | None  # "max" or "min" for a score --monitor can watch; None: none
     files: tuple[str, ...]  # template files it needs
 
 
@@ -34,7 +33,6 @@ METRICS: dict[str, MetricSpec] = {
             ("Accuracy", "CategoricalAccuracy"),
             "accuracy",
             "Accuracy()",
-            "max",
             (
                 "package/metrics/accuracy.py",
                 "package/metrics/classification.py",
@@ -47,7 +45,6 @@ METRICS: dict[str, MetricSpec] = {
             ("Loss",),
             "loss",
             "Loss(F.nll_loss)",
-            "min",
             ("package/metrics/loss.py", "tests/test_loss.py.jinja"),
         ),
         MetricSpec(
@@ -56,7 +53,6 @@ METRICS: dict[str, MetricSpec] = {
             ("Precision",),
             "precision_recall",
             'Precision(average="macro")',
-            "max",
             (
                 "package/metrics/precision_recall.py",
                 "package/metrics/classification.py",
@@ -69,7 +65,6 @@ METRICS: dict[str, MetricSpec] = {
             ("Recall",),
             "precision_recall",
             'Recall(average="macro")',
-            "max",
             (
                 "package/metrics/precision_recall.py",
                 "package/metrics/classification.py",
@@ -82,7 +77,6 @@ METRICS: dict[str, MetricSpec] = {
             ("F1",),
             "precision_recall",
             'F1(average="macro")',
-            "max",
             (
                 "package/metrics/precision_recall.py",
                 "package/metrics/classification.py",
@@ -95,7 +89,6 @@ METRICS: dict[str, MetricSpec] = {
             ("TopKAccuracy",),
             "topk",
             "TopKAccuracy(k=5)",
-            "max",
             ("package/metrics/topk.py", "tests/test_topk.py.jinja"),
         ),
         MetricSpec(
@@ -103,8 +96,7 @@ METRICS: dict[str, MetricSpec] = {
             "confusion matrix, optionally normalized",
             ("ConfusionMatrix",),
             "confusion",
-            "ConfusionMatrix(num_classes=NUM_CLASSES)",
-            None,
+            "ConfusionMatrix(num_classes)",
             ("package/metrics/confusion.py", "tests/test_confusion.py.jinja"),
         ),
     )
@@ -242,6 +234,7 @@ CORE_FILES = (
     "package/distributed.py.jinja",
     "package/config.py.jinja",
     "package/engine.py",
+    "package/evaluation.py.jinja",
     "package/handlers/__init__.py.jinja",
     "package/handlers/nan_guard.py",
     "package/history.py",

@@ -56,6 +56,8 @@ def _environment(root: Path) -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["import_from"] = import_from
+    env.filters["import_lines"] = import_lines
+    env.filters["all_list"] = all_list
     return env
 
 
@@ -68,6 +70,21 @@ def import_from(names, module: str) -> str:
     if len(line) <= LINE_LENGTH:
         return line
     return "".join([f"from {module} import (\n", *(f"    {n},\n" for n in names), ")"])
+
+
+def import_lines(modules: dict[str, list[str]], package: str = ".") -> str:
+    """One `import_from` line (or block) per module of {module: names}, in order."""
+    return "\n".join(
+        import_from(names, package + module)
+        for module, names in sorted(modules.items())
+    )
+
+
+def all_list(names) -> str:
+    """`__all__` with one name a line, in isort's order, as black leaves it."""
+    return "".join(
+        ["__all__ = [\n", *(f'    "{n}",\n' for n in sorted(names, key=isort_key)), "]"]
+    )
 
 
 def isort_key(name: str) -> tuple[int, str, str]:
@@ -144,7 +161,6 @@ def context(options: Options) -> dict:
         "metric_classes": [cls for spec in specs for cls in spec.classes],
         "metric_modules": dict(sorted(metric_modules.items())),
         "metric_exports": sorted(sum(metric_modules.values(), [])),
-        "monitored": {spec.name: spec.better for spec in specs if spec.better},
         "requirements": [req for spec in features for req in spec.requires],
         "dependency_names": [
             re.split(r"[<>=!~ ]", req, maxsplit=1)[0]

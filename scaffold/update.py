@@ -5,37 +5,54 @@ Every file the tool generates has three versions:
     ours    the file on disk, with the user's edits
     theirs  the new render (installed templates, options possibly changed)
 `plan_update` decides what happens to each file without writing anything; `apply`
-stages the whole result aside and swaps it in, or leaves the project as it was.
-The record and the new base are swapped in last, so they only ever describe a
-project whose files were updated.
+stages the whole result aside and swaps it in, or leaves the project as it was
+(scaffold/transaction.py). The record and the new base are swapped in last, so
+they only ever describe a project whose files were updated. An update killed
+midway leaves a scratch folder in .scaffold/; `recover_interrupted` undoes it.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scaffold.errors import NotAProject, ScaffoldError, UnresolvedConflicts
+from scaffold import __version__
+from scaffold.errors import (
+    NewerProject,
+    NotAProject,
+    ScaffoldError,
+    UnresolvedConflicts,
+    WriteFailed,
+)
 from scaffold.project import (
     BASE_DIR,
     RECORD_FILE,
     Record,
     current_record,
+    parse_version,
     read_base,
     read_record,
 )
 from scaffold.render import render
+from scaffold.transaction import (
+    Transaction,
+    is_half_done,
+    leftovers,
+    recover,
+    take_lock,
+    write_all,
+)
 
 # The three sides as conflict blocks name them, in git merge-file's order.
 LABELS = ("your version", "last generated", "new template")
 MARKERS = (b"<<<<<<< ", b">>>>>>> ")
+# Where apply stages an update: .scaffold/update-xxxxxxxx, beside the base.
+SCRATCH_PARENT, SCRATCH_PREFIX = ".scaffold", "update-"
 
 # What each action means, in the order the report lists them.
 ACTIONS = {
@@ -50,7 +67,7 @@ ACTIONS = {
 }
 
 
-class UpdateFailed(ScaffoldError):
+class UpdateFailed(WriteFailed):
     """Writing the update failed midway; the project was restored as it was."""
 
 
@@ -93,7 +110,7 @@ class Plan:
             return ""
         changed = sum(c.touches_disk for c in self.changes)
         if changed:
-            return f"{changed} file(s) would change; `scaffold diff` shows how"
+            return f"{count_files(changed)} would change; `scaffold diff` shows how"
         return f"none of your files would change, only {RECORD_FILE} and {BASE_DIR}"
 
 
@@ -105,21 +122,26 @@ def plan_update(
     changes: options to change from the recorded ones; templates: the template
     tree to render (default: the installed one).
     """
+    refuse_interrupted(root)
     old_record = read_record(root)
+    refuse_downgrade(root, old_record)
     if not (root / BASE_DIR).is_dir():
         raise NotAProject(
             f"{root / BASE_DIR} is missing, so there is nothing to merge against; "
             "restore it from version control"
         )
-    base = read_base(root)
     options = old_record.options.replace(**(changes or {}))
     theirs = {p: t.encode() for p, t in render(options, root=templates).items()}
-    refuse_unresolved(root, base, theirs)
-    file_changes = [
-        change
-        for path in sorted(base.keys() | theirs.keys())
-        if (change := plan_file(root, path, base.get(path), theirs.get(path)))
-    ]
+    try:
+        base = read_base(root)
+        refuse_unresolved(root, base, theirs)
+        file_changes = [
+            change
+            for path in sorted(base.keys() | theirs.keys())
+            if (change := plan_file(root, path, base.get(path), theirs.get(path)))
+        ]
+    except OSError as error:  # a file the user cannot read, a folder in the way
+        raise ScaffoldError(f"cannot read the project ({error})") from error
     record = current_record(options, templates)
     up_to_date = (
         base == theirs
@@ -127,6 +149,19 @@ def plan_update(
         and not any(c.touches_disk for c in file_changes)
     )
     return Plan(root, old_record, record, theirs, file_changes, up_to_date)
+
+
+def refuse_downgrade(root: Path, record: Record) -> None:
+    """An older scaffold would undo the newer templates' changes: refuse."""
+    if parse_version(record.scaffold_version) > parse_version(__version__):
+        raise NewerProject(
+            f"{root} was written by scaffold {record.scaffold_version}, newer than "
+            f"this scaffold {__version__}; upgrade scaffold to update it"
+        )
+
+
+def count_files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
 
 
 def plan_file(
@@ -157,7 +192,7 @@ def plan_file(
     if not is_text(ours):
         return beside(root, path, theirs)
     lf, crlf = to_lf(ours)
-    if lf == base:
+    if lf.split() == (base or b"").split():  # MUTATION
         action, merged = "updated", theirs
     else:
         # A file the user created where the templates now add one merges against
@@ -237,8 +272,8 @@ def refuse_unresolved(
     if unresolved:
         more = f" and {len(unresolved) - 3} more" if len(unresolved) > 3 else ""
         raise UnresolvedConflicts(
-            f"{', '.join(unresolved[:3])}{more} still hold conflict markers from an "
-            "earlier update; resolve them, then run update again"
+            f"conflict markers from an earlier update remain in "
+            f"{', '.join(unresolved[:3])}{more}; resolve them, then run update again"
         )
 
 
@@ -273,107 +308,47 @@ def decode_lines(data: bytes | None) -> list[str]:
 
 def apply(plan: Plan) -> None:
     """Write the plan: every file, then the new base, then the record; all or nothing."""
-    try:
-        transaction = Transaction(plan.root)
-    except OSError as error:
-        raise UpdateFailed(f"update failed ({error}); nothing was changed") from error
-    try:
+
+    def stage(transaction: Transaction) -> None:
         for change in plan.changes:
             if change.touches_disk:
                 transaction.stage(change.target, change.after, change.mode)
         transaction.stage_tree(BASE_DIR, plan.base)
         transaction.stage(RECORD_FILE, plan.record.to_json().encode())
-        transaction.commit()
-    except BaseException as error:
-        transaction.roll_back(error)
-        if isinstance(error, OSError):  # a full disk, a permission: the user's to fix
-            raise UpdateFailed(
-                f"update failed ({error}); nothing was changed"
-            ) from error
-        raise
-    finally:
-        transaction.discard()
+
+    write_all(
+        plan.root,
+        plan.root / SCRATCH_PARENT,
+        SCRATCH_PREFIX,
+        stage,
+        "update",
+        UpdateFailed,
+    )
 
 
-class Transaction:
-    """Stage new contents aside, then move each into place keeping the original.
+def recover_interrupted(root: Path) -> str:
+    """Undo and delete what killed updates left in root; one line saying so, or ""."""
+    folders = leftovers(root / SCRATCH_PARENT, SCRATCH_PREFIX)
+    if not folders:
+        return ""
+    restored = [recover(folder) for folder in folders]
+    names = ", ".join(f"{SCRATCH_PARENT}/{folder.name}" for folder in folders)
+    if any(restored):
+        return (
+            f"an earlier update was interrupted midway: put its files back as they "
+            f"were before it and removed {names}"
+        )
+    return f"removed {names}, left by an interrupted update that had changed nothing"
 
-    Staging writes only inside a private folder, so a failure there (a full
-    disk, an interrupt) changes nothing. Committing is a series of renames on one
-    file system; each is recorded with its inverse, and a failure anywhere
-    undoes them all in reverse order, so the project is left byte for byte as it
-    was, permission bits included.
-    """
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.scratch = Path(tempfile.mkdtemp(prefix="update-", dir=root / ".scaffold"))
-        self.keep_scratch = False
-        self.entries: list[tuple[str, Path | None]] = []  # (target, staged or None)
-        self.undo: list[Callable[[], None]] = []
-
-    def stage(self, target: str, data: bytes | None, mode: int | None = None) -> None:
-        staged = None
-        if data is not None:
-            staged = self.scratch / "new" / str(len(self.entries))
-            staged.parent.mkdir(parents=True, exist_ok=True)
-            staged.write_bytes(data)
-            if mode is not None:
-                os.chmod(staged, mode)
-        self.entries.append((target, staged))
-
-    def stage_tree(self, target: str, files: dict[str, bytes]) -> None:
-        """Stage a whole folder, swapped in as one rename."""
-        folder = self.scratch / "new" / f"{len(self.entries)}.d"
-        folder.mkdir(parents=True)
-        for path, data in files.items():
-            (folder / path).parent.mkdir(parents=True, exist_ok=True)
-            (folder / path).write_bytes(data)
-        self.entries.append((target, folder))
-
-    def commit(self) -> None:
-        backups = self.scratch / "old"
-        backups.mkdir()
-        for n, (target, staged) in enumerate(self.entries):
-            path = self.root / target
-            if path.exists() or path.is_symlink():
-                self.move(path, backups / str(n))
-                if staged is None:
-                    self.remove_empty_parents(path.parent)
-            if staged is not None:
-                self.make_parents(path.parent)
-                self.move(staged, path)
-
-    def move(self, source: Path, destination: Path) -> None:
-        os.replace(source, destination)
-        self.undo.append(lambda: os.replace(destination, source))
-
-    def make_parents(self, folder: Path) -> None:
-        missing = []
-        while not folder.exists():
-            missing.append(folder)
-            folder = folder.parent
-        for made in reversed(missing):
-            made.mkdir()
-            self.undo.append(made.rmdir)
-
-    def remove_empty_parents(self, folder: Path) -> None:
-        while folder != self.root and not any(folder.iterdir()):
-            folder.rmdir()
-            self.undo.append(folder.mkdir)
-            folder = folder.parent
-
-    def roll_back(self, error: BaseException) -> None:
-        try:
-            for undo in reversed(self.undo):
-                undo()
-        except OSError as undo_error:
-            self.keep_scratch = True
-            raise UpdateFailed(
-                f"update failed ({error}) and restoring also failed ({undo_error}); "
-                f"your original files are in {self.scratch / 'old'}"
-            ) from error
-
-    def discard(self) -> None:
-        if not self.keep_scratch:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+def refuse_interrupted(root: Path) -> None:
+    """Refuse to plan over files that a killed update left half-swapped."""
+    for folder in leftovers(root / SCRATCH_PARENT, SCRATCH_PREFIX):
+        if is_half_done(folder):
+            lock = take_lock(folder)  # Busy while that update is still running
+            if lock is not None:
+                os.close(lock)
+            raise ScaffoldError(
+                f"an update of {root} was interrupted midway and left some files "
+                f"swapped; run `scaffold update {root}` to put them back first"
+            )

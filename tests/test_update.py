@@ -21,11 +21,18 @@ import pytest
 from typer.testing import CliRunner
 
 import scaffold.project
+import scaffold.render
 import scaffold.update
 from scaffold.cli import app
 from scaffold.options import Options
 from scaffold.project import BASE_DIR, RECORD_FILE, create, read_record
-from scaffold.render import fingerprint, render, templates_dir
+from scaffold.render import (
+    fingerprint,
+    output_path,
+    render,
+    template_paths,
+    templates_dir,
+)
 from scaffold.update import UpdateFailed, apply, plan_update
 
 PACKAGE = "mytrainer"
@@ -38,7 +45,7 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
 # What each file of the scenario stands for (paths inside the generated project).
 MERGED = f"{PACKAGE}/model.py"  # user adds a function, template drops its header
 CONFLICTED = f"{PACKAGE}/engine.py"  # user and template both change the last line
-DEFAULT = f"{PACKAGE}/train.py"  # user changes a default value
+DEFAULT = f"{PACKAGE}/config.py"  # user changes a default value
 CRLF = f"{PACKAGE}/supervised.py"  # user changes a line, saves with CRLF
 EXECUTABLE = f"{PACKAGE}/data.py"  # user marks it executable, leaves it unedited
 DELETED = f"{PACKAGE}/metrics/loss.py"  # user deletes it, template changes it
@@ -52,6 +59,29 @@ USER_FILES = {"NOTES.txt": b"ideas\r\n", "assets/logo.png": PNG}
 runner = CliRunner()
 
 
+# The templates an "old version" of the tool shipped that the real ones do not.
+LEGACY_TEMPLATES = ["package/legacy.py.jinja", "package/legacy_edited.py.jinja"]
+
+
+def old_manifest(options: Options) -> list[str]:
+    """The manifest of the old version: without CREATED, with the legacy files."""
+    created = template_for(templates_dir(), CREATED).relative_to(templates_dir())
+    files = [f for f in real_manifest(options) if f != created.as_posix()]
+    return sorted([*files, *LEGACY_TEMPLATES])
+
+
+real_manifest = scaffold.render.manifest
+
+
+def render_any(options: Options, root: Path | None = None) -> dict[str, str]:
+    """render, with the old manifest for a tree made by old_templates."""
+    if root is None or root.name != "old-templates":
+        return render(options, root)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scaffold.render, "manifest", old_manifest)
+        return render(options, root)
+
+
 @pytest.fixture(autouse=True, scope="module")
 def render_once():
     """Render is pure, so memoize it per template tree: the tests stay fast."""
@@ -60,7 +90,7 @@ def render_once():
     def cached(options, root=None):
         key = (options, root, fingerprint(root))
         if key not in cache:
-            cache[key] = render(options, root)
+            cache[key] = render_any(options, root)
         return dict(cache[key])
 
     with pytest.MonkeyPatch.context() as patch:
@@ -82,12 +112,10 @@ def snapshot(root: Path) -> dict[str, tuple[bytes | None, int]]:
 
 
 def template_for(templates: Path, path: str) -> Path:
-    """The template file that renders `path` (its name with the Jinja tags dropped)."""
-    for template in templates.rglob("*.jinja"):
-        rel = template.relative_to(templates).as_posix().removesuffix(".jinja")
-        rel = re.sub(r"\{%.*?%\}", "", rel.replace("{{ package }}", PACKAGE))
-        if rel == path:
-            return template
+    """The template file that renders `path`."""
+    for template in template_paths(templates):
+        if output_path(template.as_posix(), PACKAGE) == path:
+            return templates / template
     raise AssertionError(f"no template renders {path}; is templates/ complete?")
 
 
@@ -100,11 +128,8 @@ def old_templates(tmp: Path) -> Path:
         template.write_text(OLD_HEADER + template.read_text())
     template = template_for(old, CONFLICTED)
     template.write_text(template.read_text() + f"\n\n{OLD_SETTING}\n")
-    template_for(old, CREATED).unlink()
-    for path in (REMOVED, KEPT):
-        (old / path.replace(PACKAGE, "{{ package }}", 1)).with_suffix(
-            ".py.jinja"
-        ).write_text(LEGACY)
+    for legacy in LEGACY_TEMPLATES:  # old_manifest adds these and drops CREATED
+        (old / legacy).write_text(LEGACY)
     return old
 
 
@@ -194,7 +219,7 @@ def test_update_exits_1_and_lists_every_conflicted_file(updated):
     _, _, result = updated
     assert result.exit_code == 1, result.output
     assert section(result.stdout, "conflicted") == [CONFLICTED]
-    assert f"1 file(s) have conflicts: {CONFLICTED};" in result.stderr
+    assert f"error: conflicts in 1 file: {CONFLICTED};" in result.stderr
 
 
 def test_edits_in_different_places_merge(updated):
@@ -333,7 +358,10 @@ def test_update_refuses_while_conflict_markers_remain(updated, tmp_path):
         result = runner.invoke(app, [*command, str(root)])
         assert result.exit_code == 1
         assert result.stderr.count("\n") == 1
-        assert f"{CONFLICTED} still hold conflict markers" in result.stderr
+        assert (
+            f"conflict markers from an earlier update remain in {CONFLICTED};"
+            in result.stderr
+        )
     assert snapshot(root) == before
 
 
@@ -403,7 +431,7 @@ def test_check_exits_1_with_a_reason_when_behind(project):
     assert result.exit_code == 1
     assert (
         result.stdout
-        == "behind: 8 file(s) would change; `scaffold diff` shows how; run `scaffold update`\n"
+        == "behind: 8 files would change; `scaffold diff` shows how; run `scaffold update`\n"
     )
     assert snapshot(root) == before
 
@@ -433,10 +461,11 @@ def test_options_change_on_update(tmp_path):
     runner.invoke(app, ["new", PACKAGE, "-o", str(tmp_path)])
     root = tmp_path / PACKAGE
     topk = root / PACKAGE / "metrics" / "topk.py"
+    topk_files = [f"{PACKAGE}/metrics/topk.py", "tests/test_topk.py"]
 
     result = runner.invoke(app, ["update", str(root), "--metrics", "accuracy,nll,topk"])
     assert result.exit_code == 0, result.output
-    assert section(result.stdout, "created") == [f"{PACKAGE}/metrics/topk.py"]
+    assert section(result.stdout, "created") == topk_files
     with_topk = Options(PACKAGE, metrics=("accuracy", "nll", "topk"))
     assert read_record(root).options == with_topk
     assert snapshot_files(root) == new_render(with_topk)
@@ -450,7 +479,7 @@ def test_options_change_on_update(tmp_path):
         app, ["update", str(root), "--metrics", "accuracy,nll", "--no-cuda"]
     )
     assert result.exit_code == 0, result.output
-    assert section(result.stdout, "removed") == [f"{PACKAGE}/metrics/topk.py"]
+    assert section(result.stdout, "removed") == topk_files
     assert not topk.exists()
 
     runner.invoke(app, ["update", str(root), "--metrics", "accuracy,nll,topk"])
@@ -474,10 +503,7 @@ def snapshot_files(root: Path) -> dict[str, bytes]:
 
 
 def test_file_the_user_created_where_the_templates_add_one_conflicts(tmp_path):
-    old = tmp_path / "old-templates"
-    shutil.copytree(templates_dir(), old, ignore=shutil.ignore_patterns("__pycache__"))
-    template_for(old, CREATED).unlink()
-    root = create(Options(PACKAGE), tmp_path, templates=old)
+    root = create(Options(PACKAGE), tmp_path, templates=old_templates(tmp_path))
     (root / CREATED).write_text("class Metric:\n    pass\n")
     plan = plan_update(root)
     apply(plan)

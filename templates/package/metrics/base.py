@@ -25,6 +25,9 @@ class Metric:
     # zeroes them, and anything that must treat the whole state alike (such as
     # summing it across processes) loops over this one list.
     accumulators: tuple[str, ...] = ()
+    # Whether a higher value is better: True, False, or None for a value that is
+    # not one number to rank by (a confusion matrix, per-class scores).
+    higher_is_better: bool | None = None
 
     def __init__(
         self,

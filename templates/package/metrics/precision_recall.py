@@ -32,6 +32,7 @@ class _PrecisionRecallBase(Metric):
         "actual_positives",
         "num_examples",
     )
+    higher_is_better = True
 
     def __init__(
         self,
@@ -45,6 +46,8 @@ class _PrecisionRecallBase(Metric):
         if average == "binary" and is_multilabel:
             raise ValueError("expected average other than 'binary' for multilabel")
         self.average = average
+        if average is None:
+            self.higher_is_better = None  # per-class scores: no one number
         self.is_multilabel = is_multilabel
         super().__init__(output_transform, device)
 

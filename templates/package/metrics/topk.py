@@ -15,6 +15,7 @@ class TopKAccuracy(Metric):
     """
 
     accumulators = ("num_correct", "num_examples")
+    higher_is_better = True
 
     def __init__(
         self,
