@@ -21,9 +21,9 @@ from scaffold.errors import InvalidOption, NotAProject, OutputDirError
 from scaffold.options import Options
 from scaffold.render import fingerprint, render
 from scaffold.transaction import (
+    JOURNAL,
     SUFFIX_LENGTH,
     Transaction,
-    is_half_done,
     leftovers,
     recover,
     write_all,
@@ -175,21 +175,25 @@ def scratch_prefix(name: str) -> str:
 
 
 def recover_interrupted_new(output_dir: Path, name: str) -> str:
-    """Undo what a killed `new --force` left half-swapped in output_dir/name;
-    one line saying so, or ""."""
+    """Undo and delete what a killed `new` left in output_dir; one line saying
+    so, or ""."""
     folders = [
         folder
         for folder in leftovers(output_dir, scratch_prefix(name))
-        if is_half_done(folder)
+        if (folder / JOURNAL).is_file()  # only folders a transaction made
     ]
-    for folder in folders:
-        recover(folder)
-    if not folders:
-        return ""
-    return (
-        f"an earlier `scaffold new` was interrupted midway: put the files in "
-        f"{output_dir / name} back as they were before it"
-    )
+    restored = [recover(folder) for folder in folders]
+    if any(restored):
+        return (
+            f"an earlier `scaffold new` was interrupted midway: put the files in "
+            f"{output_dir / name} back as they were before it"
+        )
+    if folders:
+        names = ", ".join(folder.name for folder in folders)
+        return (
+            f"removed {names} from {output_dir}, left by an interrupted `scaffold new`"
+        )
+    return ""
 
 
 def check_writable(directory: Path) -> Path:

@@ -194,6 +194,13 @@ def render(options: Options, root: Path | None = None) -> dict[str, str]:
 
 
 def _read_plain(path: Path) -> str:
+    stat = path.stat()
+    return _read_cached(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _read_cached(path: Path, mtime_ns: int, size: int) -> str:
+    # Keyed by modification time and size, so an edited template is read again.
     return path.read_text(encoding="utf-8")
 
 

@@ -192,7 +192,7 @@ def plan_file(
     if not is_text(ours):
         return beside(root, path, theirs)
     lf, crlf = to_lf(ours)
-    if lf.split() == (base or b"").split():  # MUTATION
+    if lf == base:
         action, merged = "updated", theirs
     else:
         # A file the user created where the templates now add one merges against

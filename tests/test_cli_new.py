@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -64,19 +65,34 @@ def test_default_metrics_are_accuracy_and_nll_without_cuda(tmp_path):
     record = json.loads((tmp_path / "mytrainer" / ".scaffold.json").read_text())
     assert record["options"]["metrics"] == ["accuracy", "nll"]
     assert record["options"]["cuda"] is False
-    assert "cuda" not in (tmp_path / "mytrainer/mytrainer/data.py").read_text()
 
 
 def test_metric_order_on_the_command_line_does_not_change_the_output(tmp_path):
-    assert new(tmp_path / "a", "mytrainer", "--metrics", "nll,topk,accuracy").exit_code == 0
-    assert new(tmp_path / "b", "mytrainer", "--metrics", "accuracy, topk ,nll").exit_code == 0
+    assert (
+        new(tmp_path / "a", "mytrainer", "--metrics", "nll,topk,accuracy").exit_code
+        == 0
+    )
+    assert (
+        new(tmp_path / "b", "mytrainer", "--metrics", "accuracy, topk ,nll").exit_code
+        == 0
+    )
     assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
 
 
 def test_output_is_byte_identical_across_processes(tmp_path):
     for folder in ("a", "b"):
         subprocess.run(
-            [sys.executable, "-m", "scaffold", "new", "mytrainer", "--metrics", "f1,accuracy", "-o", str(tmp_path / folder)],
+            [
+                sys.executable,
+                "-m",
+                "scaffold",
+                "new",
+                "mytrainer",
+                "--metrics",
+                "f1,accuracy",
+                "-o",
+                str(tmp_path / folder),
+            ],
             check=True,
             capture_output=True,
         )
@@ -86,8 +102,14 @@ def test_output_is_byte_identical_across_processes(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["mytrainer", "--metrics", "accuracy,bogus"], "unknown metric 'bogus'; choose from accuracy, nll"),
-        (["mytrainer", "--metrics", "accuracy,accuracy"], "metric 'accuracy' is listed more than once"),
+        (
+            ["mytrainer", "--metrics", "accuracy,bogus"],
+            "unknown metric 'bogus'; choose from accuracy, nll",
+        ),
+        (
+            ["mytrainer", "--metrics", "accuracy,accuracy"],
+            "metric 'accuracy' is listed more than once",
+        ),
         (["mytrainer", "--metrics", ""], "--metrics is empty; choose from accuracy"),
         (["mytrainer", "--metrics", "accuracy,,nll"], "has an empty entry"),
         (["my-trainer"], "not a valid Python package name (try 'my_trainer')"),
@@ -118,7 +140,8 @@ def test_every_metric_in_the_registry_is_offered_by_list():
 
 
 def test_refuses_a_non_empty_directory_without_force(tmp_path):
-    assert new(tmp_path, "mytrainer").exit_code == 0
+    (tmp_path / "mytrainer").mkdir()
+    (tmp_path / "mytrainer" / "notes.txt").write_text("mine")
     before = snapshot(tmp_path)
 
     result = new(tmp_path, "mytrainer", "--metrics", "topk")
@@ -129,8 +152,8 @@ def test_refuses_a_non_empty_directory_without_force(tmp_path):
 
 
 def test_force_rewrites_generated_files_and_keeps_the_users(tmp_path):
-    assert new(tmp_path, "mytrainer").exit_code == 0
     root = tmp_path / "mytrainer"
+    (root / "mytrainer").mkdir(parents=True)
     (root / "notes.txt").write_text("mine")
     (root / "mytrainer" / "model.py").write_text("broken")
 
@@ -140,12 +163,143 @@ def test_force_rewrites_generated_files_and_keeps_the_users(tmp_path):
     assert (root / "notes.txt").read_text() == "mine"
     assert "class Net" in (root / "mytrainer" / "model.py").read_text()
     assert (root / "mytrainer" / "metrics" / "topk.py").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mytrainer"]  # no staging
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "force"])
+def test_new_over_a_scaffold_project_refuses_and_points_to_update(tmp_path, force):
+    assert new(tmp_path, "mytrainer").exit_code == 0
+    root = tmp_path / "mytrainer"
+    (root / "mytrainer" / "model.py").write_text("# my edits\n")
+    before = snapshot(tmp_path)
+
+    result = new(tmp_path, "mytrainer", "--metrics", "topk", *force)
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {root} is already a scaffold project")
+    assert f"`scaffold update {root}` merges" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [("café", " (try 'cafe')"), ("Ünï-côdé", " (try 'uni_code')"), ("中文", "")],
+)
+def test_a_non_ascii_name_is_refused_with_an_ascii_suggestion_or_none(
+    tmp_path, name, hint
+):
+    result = new(tmp_path, name)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: project name {name!r} is not a valid Python package name{hint}\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_too_long_for_the_file_system_is_refused_before_writing(tmp_path):
+    output = tmp_path / "out"  # does not exist yet, and must not be created
+    result = new(output, "a" * 250)
+
+    assert result.exit_code == 1
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX") - len(".-") - 8
+    assert result.stderr == (
+        f"error: project name is 250 characters long; at most {limit} fit in a "
+        f"file name on the file system of {tmp_path}\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_name_limit_counts_the_staging_folder(tmp_path, monkeypatch):
+    """With a 20-byte file system limit, .NAME-xxxxxxxx fits a 10-letter name."""
+    real = os.pathconf
+    monkeypatch.setattr(
+        os,
+        "pathconf",
+        lambda path, name: 20 if name == "PC_NAME_MAX" else real(path, name),
+    )
+    assert new(tmp_path, "a" * 11).exit_code == 1
+    assert list(tmp_path.iterdir()) == []
+    result = new(tmp_path, "a" * 10)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_generated_files_get_the_modes_the_umask_gives(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        assert new(tmp_path / "a", "mytrainer").exit_code == 0
+        forced = tmp_path / "b" / "mytrainer"
+        forced.mkdir(parents=True)
+        (forced / "notes.txt").write_text("mine")
+        assert new(tmp_path / "b", "mytrainer", "--force").exit_code == 0
+        root = tmp_path / "a" / "mytrainer"
+        updated = runner.invoke(app, ["update", str(root), "--metrics", "topk"])
+        assert updated.exit_code == 0, updated.output
+    finally:
+        os.umask(old)
+    for root in (tmp_path / "a" / "mytrainer", forced):
+        modes = {
+            path.relative_to(root).as_posix(): stat.S_IMODE(path.stat().st_mode)
+            for path in [root, *root.rglob("*")]
+            if path.name != "notes.txt"
+        }
+        assert modes, root
+        for path, mode in modes.items():
+            expected = 0o777 if (root / path).is_dir() else 0o666
+            assert mode == expected & ~umask, (path, oct(mode))
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["new"], ["list"], ["update"], ["diff"], ["check"]]
+)
+def test_help_shows_no_value_for_flags(command):
+    result = runner.invoke(app, [*command, "--help"], terminal_width=100)
+
+    assert result.exit_code == 0
+    assert "<bool>" not in result.output
+    assert re.search(
+        r"^  --help +Show this message and exit\.$", result.output, re.MULTILINE
+    )
+    if command in (["new"], ["update"], ["diff"]):
+        assert "--cuda / --no-cuda  " in result.output
+
+
+def test_diff_previews_an_option_change_and_changes_nothing(tmp_path):
+    assert new(tmp_path, "mytrainer").exit_code == 0
+    root = tmp_path / "mytrainer"
+    before = snapshot(root)
+
+    result = runner.invoke(app, ["diff", str(root), "--metrics", "accuracy,nll,topk"])
+
+    assert result.exit_code == 0, result.output
+    assert "--- /dev/null\n+++ b/mytrainer/metrics/topk.py\n" in result.stdout
+    assert snapshot(root) == before
+    # What it shows is what update then does.
+    subprocess.run(
+        ["git", "apply", "-"], input=result.stdout_bytes, cwd=root, check=True
+    )
+    previewed = snapshot(root)
+    assert (
+        runner.invoke(
+            app, ["update", str(root), "--metrics", "accuracy,nll,topk"]
+        ).exit_code
+        == 0
+    )
+    updated = snapshot(root)
+    assert {p: d for p, d in updated.items() if not p.startswith(".scaffold")} == {
+        p: d for p, d in previewed.items() if not p.startswith(".scaffold")
+    }
 
 
 def test_unwritable_output_directory_is_reported(tmp_path):
     if os.geteuid() == 0:
         # Root ignores permission bits, but not a kernel filesystem.
-        locked, message = Path("/sys/scaffold-test"), "cannot write to /sys/scaffold-test"
+        locked, message = (
+            Path("/sys/scaffold-test"),
+            "cannot write to /sys/scaffold-test",
+        )
     else:
         locked, message = tmp_path / "locked", "permission denied"
         locked.mkdir()
@@ -166,6 +320,9 @@ def test_output_dir_that_is_a_file_is_reported(tmp_path):
 
 def test_python_dash_m_and_version():
     result = subprocess.run(
-        [sys.executable, "-m", "scaffold", "--version"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "scaffold", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.strip() == f"scaffold {__version__}"

@@ -1,8 +1,14 @@
-"""Every option combination renders code that compiles, imports, and is black- and pyflakes-clean, lines within 88 columns.
+"""Every render-time option set, exhaustively: rendered, compiled, black- and
+ruff-clean, free of template residue, and imported.
 
-The templates are written in black's format and render skips black while every line
-fits in 88 columns, so `black --check` here checks the templates themselves, and the
-name-length tests check the case where black does run."""
+Render-time choices are the metrics (127 non-empty subsets) and the features that
+add files (2**5 on/off sets): 4,064 option sets. Run-time options (cuda, amp,
+distributed, the schedule) render the same code and are checked to. Each rendered
+file depends on the metrics or on the features, never on both (asserted below), so
+most files come out the same for many option sets: each distinct text is linted
+once, and importing every metric subset with every feature on, and every feature
+set with every metric, imports every distinct file beside each file it imports.
+"""
 
 from __future__ import annotations
 
@@ -12,147 +18,99 @@ import itertools
 import re
 import subprocess
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import black
 import pytest
 
 from scaffold.options import Options
-from scaffold.registry import DEFAULT_METRICS, FEATURES, METRICS
-from scaffold.render import format_python, render
+from scaffold.registry import FEATURES, METRICS
+from scaffold.render import _code_too_long, format_python, render
 
 from .conftest import write_tree
 
-
-def combinations() -> list[Options]:
-    """All non-empty metric subsets, each with and without --cuda."""
-    names = list(METRICS)
-    subsets = [
-        subset
-        for size in range(1, len(names) + 1)
-        for subset in itertools.combinations(names, size)
-    ]
-    return [
-        Options(name="mytrainer", metrics=subset, cuda=cuda)
-        for subset in subsets
-        for cuda in (False, True)
-    ]
-
-
-def feature_factors() -> dict[str, tuple]:
-    """Every option's values: on/off, a choice's values, and three metric sets
-    (one without a scalar score, the default, all)."""
-    factors = {name: spec.choices or (False, True) for name, spec in FEATURES.items()}
-    factors["metrics"] = (("confusion",), DEFAULT_METRICS, tuple(METRICS))
-    return factors
+RENDER_TIME = [name for name, spec in FEATURES.items() if spec.render_time]
+METRIC_SETS = [
+    subset
+    for size in range(1, len(METRICS) + 1)
+    for subset in itertools.combinations(METRICS, size)
+]
+FEATURE_SETS = [
+    dict(zip(RENDER_TIME, values, strict=True))
+    for values in itertools.product((False, True), repeat=len(RENDER_TIME))
+]
+ALL_METRICS = tuple(METRICS)
+ALL_ON = FEATURE_SETS[-1]
+NAME = "mytrainer"
+# What common lint configurations run; E501 stays in: generated code keeps within
+# black's 88 columns.
+RUFF_RULES = "F,E,W,I,B,UP,SIM"
 
 
-def pairs(row: dict) -> set:
-    names = list(row)
-    return {((a, row[a]), (b, row[b])) for i, a in enumerate(names) for b in names[i + 1 :]}
-
-
-def pairwise(factors: dict[str, tuple]) -> list[dict]:
-    """Rows in which every pair of values of every two factors occurs at least once.
-
-    Greedy and deterministic: each row starts from the first pair not yet covered
-    and takes, factor by factor, the value that covers the most new pairs.
-    """
-    uncovered = set().union(*(pairs(dict(zip(factors, values))) for values in itertools.product(*factors.values())))
-    rows = []
-    while uncovered:
-        (first, value), (second, other) = min(uncovered, key=repr)
-        row = {first: value, second: other}
-        for name, values in factors.items():
-            if name not in row:
-                row[name] = max(values, key=lambda v: len(pairs({**row, name: v}) & uncovered))
-        row = {name: row[name] for name in factors}  # factor order, as `pairs` counts
-        rows.append(row)
-        uncovered -= pairs(row)
-    return rows
-
-
-FEATURE_ROWS = pairwise(feature_factors())
-ALL_ON = {name: spec.choices[0] if spec.choices else True for name, spec in FEATURES.items()}
-ALL_OFF = {name: "none" if spec.choices else False for name, spec in FEATURES.items()}
-
-
-def feature_combinations() -> list[Options]:
-    """Pairwise coverage of every feature option (and metric sets), plus all on and all off."""
-    rows = [Options(name="mytrainer", **row) for row in FEATURE_ROWS]
-    rows.append(Options(name="mytrainer", metrics=tuple(METRICS), **ALL_ON))
-    rows.append(Options(name="mytrainer", **ALL_OFF))
-    return rows
-
-
-COMBINATIONS = combinations() + feature_combinations()
+def option_set(metrics, features, name=NAME) -> Options:
+    return Options(name=name, metrics=metrics, **features)
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory) -> list[tuple[Options, Path, dict[str, str]]]:
-    root = tmp_path_factory.mktemp("matrix")
-    rows = []
-    for index, options in enumerate(COMBINATIONS):
-        files = render(options)
-        rows.append((options, write_tree(root / f"c{index:03d}", files), files))
-    return rows
+def distinct_files() -> dict[tuple[str, str], tuple[Options, ...]]:
+    """Every distinct (path, text) of all 4,064 renders, with the option sets
+    that produce it."""
+    found = defaultdict(list)
+    for metrics in METRIC_SETS:
+        for features in FEATURE_SETS:
+            options = option_set(metrics, features)
+            for path, text in render(options).items():
+                found[path, text].append(options)
+    return {key: tuple(value) for key, value in found.items()}
 
 
-def test_the_matrix_covers_every_metric_subset_with_and_without_cuda():
-    covered = {(options.metrics, options.cuda) for options in COMBINATIONS}
-    assert len(covered) == (2 ** len(METRICS) - 1) * 2
-
-
-def test_the_matrix_covers_every_pair_of_feature_values_and_all_on_and_off():
-    factors = feature_factors()
-    rows = [{name: getattr(o, name) for name in factors} for o in COMBINATIONS]
-    expected = set().union(*(pairs(dict(zip(factors, v))) for v in itertools.product(*factors.values())))
-    assert expected <= set().union(*(pairs(row) for row in rows))
-    assert any(all(getattr(o, k) == v for k, v in ALL_ON.items()) for o in COMBINATIONS)
-    assert any(all(getattr(o, k) == v for k, v in ALL_OFF.items()) for o in COMBINATIONS)
-    assert len(FEATURE_ROWS) <= 20  # pairwise: not the 2**8 * 4 * 3 combinations
-
-
-def assert_black_clean(folder: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "black", "--check", "--diff", "--quiet", str(folder)],
-        capture_output=True,
-        text=True,
+def test_exactly_the_features_that_add_files_are_render_time_choices():
+    assert sorted(RENDER_TIME) == sorted(
+        name for name, spec in FEATURES.items() if spec.files
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
+    assert all(spec.why for spec in FEATURES.values())
 
 
-def assert_ruff_clean(paths: list[Path], *options: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", *options, *map(str, paths)],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
+def test_each_file_depends_on_the_metrics_or_on_the_features_never_on_both(
+    distinct_files,
+):
+    texts = defaultdict(lambda: defaultdict(set))
+    for (path, text), option_sets in distinct_files.items():
+        for options in option_sets:
+            features = tuple(getattr(options, name) for name in RENDER_TIME)
+            texts[path][options.metrics, features].add(text)
+    for path, by_choice in texts.items():
+        if path.endswith(".md"):
+            continue  # prose: it may name both
+        by_metrics, by_features = defaultdict(set), defaultdict(set)
+        for (metrics, features), variants in by_choice.items():
+            by_metrics[metrics] |= variants
+            by_features[features] |= variants
+        assert all(len(v) == 1 for v in by_metrics.values()) or all(
+            len(v) == 1 for v in by_features.values()
+        ), f"{path} varies with both the metrics and the features"
 
 
-def test_black_check_passes(matrix, tmp_path):
-    # Most files come out the same for many combinations: check each distinct text
-    # once, under a name that says where it came from.
-    distinct = {}
-    for _, root, files in matrix:
-        for path, text in files.items():
-            if path.endswith(".py"):
-                distinct.setdefault(text, f"{root.name}__{path.replace('/', '__')}")
-    for text, name in distinct.items():
-        (tmp_path / name).write_text(text)
-    assert_black_clean(tmp_path)
+def test_every_distinct_python_file_compiles_and_is_in_black_format(distinct_files):
+    for path, text in distinct_files:
+        if path.endswith(".py"):
+            compile(text, path, "exec")
+            formatted = black.format_str(text, mode=black.Mode())
+            assert formatted == text, f"{path} is not in black's format"
+            # The template itself is: render ran no black on it.
+            assert not _code_too_long(text), f"{path}: a line past 88 columns"
 
 
-def test_ruff_pyflakes_rules_and_line_length_pass(matrix):
-    assert_ruff_clean([path for _, path, _ in matrix], "--select", "F,E9,E501", "--line-length", "88")
-
-
-def test_every_file_compiles(matrix):
-    for _, root, files in matrix:
-        for path, text in files.items():
-            if path.endswith(".py"):
-                compile(text, str(root / path), "exec")
+def test_every_distinct_python_file_passes_the_common_ruff_rules(
+    distinct_files, tmp_path
+):
+    for index, (path, text) in enumerate(distinct_files):
+        if path.endswith(".py"):
+            target = tmp_path / f"v{index}" / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    assert_ruff_clean(tmp_path, "--select", RUFF_RULES)
 
 
 TEMPLATE_RESIDUE = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
@@ -161,36 +119,88 @@ COMMENT_ABOUT_GENERATION = re.compile(
 )
 
 
-def test_no_template_residue_and_no_comment_about_templates(matrix):
-    for _, root, files in matrix:
-        for path, text in files.items():
-            assert not TEMPLATE_RESIDUE.search(text), f"{root / path}: Jinja residue"
-            assert "\n\n\n\n" not in text, f"{root / path}: run of blank lines"
-            if path.endswith(".py"):
-                match = COMMENT_ABOUT_GENERATION.search(text)
-                assert not match, f"{root / path}: {match.group(0)!r}"
+def test_no_template_residue_and_no_comment_about_templates(distinct_files):
+    for path, text in distinct_files:
+        assert not TEMPLATE_RESIDUE.search(text), f"{path}: Jinja residue"
+        assert "\n\n\n\n" not in text, f"{path}: run of blank lines"
+        if path.endswith(".py"):
+            match = COMMENT_ABOUT_GENERATION.search(text)
+            assert not match, f"{path}: {match.group(0)!r}"
 
 
-def test_every_package_imports_and_exports_its_metrics(matrix):
-    for options, root, files in matrix:
+IMPORTED_SETS = [(metrics, ALL_ON) for metrics in METRIC_SETS] + [
+    (ALL_METRICS, features) for features in FEATURE_SETS
+]
+
+
+def test_the_imported_sets_hold_every_distinct_file(distinct_files):
+    imported = {option_set(*choice) for choice in IMPORTED_SETS}
+    for (path, _), option_sets in distinct_files.items():
+        if not path.endswith(".py"):
+            continue
+        assert imported & set(option_sets), f"a variant of {path} is never imported"
+
+
+def test_every_package_imports_and_exports_what_it_promises(tmp_path):
+    for index, (metrics, features) in enumerate(IMPORTED_SETS):
+        options = option_set(metrics, features)
+        files = render(options)
+        root = write_tree(tmp_path / f"c{index}", files)
         modules = sorted(
             path[:-3].replace("/", ".").removesuffix(".__init__")
             for path in files
-            if path.startswith("mytrainer/") and path.endswith(".py")
+            if path.startswith(f"{NAME}/") and path.endswith(".py")
         )
         sys.path.insert(0, str(root))
         try:
             for module in modules:
                 importlib.import_module(module)
-            package = sys.modules["mytrainer"]
-            expected = {"Engine", "Events", "State", "create_supervised_trainer", "create_supervised_evaluator"}
-            expected |= {cls for name in options.metrics for cls in METRICS[name].classes}
+            package = sys.modules[NAME]
+            expected = {"Engine", "Events", "State", "create_supervised_trainer"}
+            expected |= {cls for name in metrics for cls in METRICS[name].classes}
             assert expected <= set(package.__all__), options
             assert all(hasattr(package, name) for name in package.__all__)
+            evaluation = sys.modules[f"{NAME}.evaluation"]
+            assert list(evaluation.validation_metrics(10)) == list(metrics)
         finally:
             sys.path.remove(str(root))
-            for name in [m for m in sys.modules if m == "mytrainer" or m.startswith("mytrainer.")]:
+            for name in [m for m in sys.modules if m.split(".")[0] == NAME]:
                 del sys.modules[name]
+
+
+def test_run_time_options_render_the_same_code():
+    base = render(Options(name=NAME))
+    for name in ("cuda", "amp", "distributed"):
+        assert render(Options(name=NAME, **{name: True})) == base, name
+    cosine = render(Options(name=NAME, scheduler="cosine"))
+    changed = {path for path in base if base[path] != cosine[path]}
+    assert changed == {f"{NAME}/config.py"}
+    assert 'default="cosine"' in cosine[f"{NAME}/config.py"]
+
+
+def assert_ruff_clean(folder: Path, *options: str, package: str = NAME) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--line-length",
+            "88",
+            # The generated pyproject.toml's requires-python, which ruff reads there.
+            "--target-version",
+            "py310",
+            "--config",
+            f'lint.isort.known-first-party = ["{package}"]',
+            *options,
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
 
 
 # Shortest name: most room for black to join lines that a template splits. Long
@@ -199,19 +209,30 @@ NAMES = ["a", "a_training_package_whose_name_is_long_enough_for_black_to_run_on_
 
 
 @pytest.mark.parametrize("name", NAMES, ids=["one-letter", "70-characters"])
-def test_any_name_renders_black_and_pyflakes_clean(tmp_path, name):
-    for index, options in enumerate(feature_combinations()):
-        files = render(dataclasses.replace(options, name=name))
-        write_tree(tmp_path / f"c{index:02d}", files)
-    assert_black_clean(tmp_path)
-    assert_ruff_clean([tmp_path], "--select", "F,E9")
+def test_any_name_renders_black_and_ruff_clean(tmp_path, name):
+    choices = [(ALL_METRICS, f) for f in FEATURE_SETS] + [
+        ((metric,), ALL_ON) for metric in METRICS
+    ]
+    distinct = {}
+    for metrics, features in choices:
+        for path, text in render(option_set(metrics, features, name)).items():
+            if path.endswith(".py"):
+                distinct.setdefault((path, text), len(distinct))
+    for (path, text), index in distinct.items():
+        assert black.format_str(text, mode=black.Mode()) == text, path
+        write_tree(tmp_path / f"v{index}", {path: text})
+    # Long names may leave docstring lines past 88 columns, which black cannot wrap.
+    assert_ruff_clean(
+        tmp_path, "--select", RUFF_RULES, "--ignore", "E501", package=name
+    )
 
 
 def test_black_runs_only_when_a_line_is_longer_than_88_columns():
     fits = "x = {'a':1}  # black would respace and requote this\n"
     assert format_python(fits) == fits
     too_long = "values = [" + ", ".join(["1000"] * 20) + "]\n"
-    assert format_python(too_long) == "values = [\n" + "".join("    1000,\n" for _ in range(20)) + "]\n"
+    expected = "values = [\n" + "".join("    1000,\n" for _ in range(20)) + "]\n"
+    assert format_python(too_long) == expected
 
 
 def test_a_long_line_inside_a_docstring_leaves_black_out_and_black_agrees():
@@ -221,3 +242,15 @@ def test_a_long_line_inside_a_docstring_leaves_black_out_and_black_agrees():
     assert black.format_str(text, mode=black.Mode()) == text
     code = f'def train():\n    """Usage."""\n    return "{usage}", 1\n'
     assert format_python(code) == black.format_str(code, mode=black.Mode()) != code
+
+
+def test_a_one_letter_name_keeps_every_option_set_importable(tmp_path):
+    options = dataclasses.replace(option_set(ALL_METRICS, ALL_ON), name="a")
+    root = write_tree(tmp_path, render(options))
+    result = subprocess.run(
+        [sys.executable, "-c", "import a.train, a.evaluation"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -69,7 +69,7 @@ EVENT_TO_ATTR = {
     Events.STARTED: "epoch",
     Events.COMPLETED: "epoch",
 }
-# What handlers get after the engine; iter_counter: iterations the epoch ran.
+# What handlers get after the engine; iter_counter: the iterations the epoch ran.
 EVENT_ARGS = {
     Events.EXCEPTION_RAISED: ("exception",),
     Events.TERMINATE_SINGLE_EPOCH: ("iter_counter",),
@@ -88,12 +88,13 @@ def once_event_filter(once):
 
 def before_and_after_event_filter(before=None, after=None, every=1):
     """Selects the counts strictly between ``after`` and ``before``: the first of
-    them, and then every ``every``-th."""
+    them, then every ``every``-th."""
     before, after = math.inf if before is None else before, after or 0
-    return (
-        lambda engine, count: after < count < before
-        and (count - after - 1) % every == 0
-    )
+
+    def selects(engine, count):
+        return after < count < before and (count - after - 1) % every == 0
+
+    return selects
 
 
 class FilteredEvent:
@@ -114,14 +115,10 @@ class FilteredEvent:
     For an event named by a string: ``FilteredEvent("my_event", every=2)``.
     """
 
-    def __init__(self, event, event_filter=None, every=None, once=None, **bounds):
-        if (
-            set(bounds) - {"before", "after"}
-            or (event_filter is not None)
-            + (once is not None)
-            + (every is not None or bool(bounds))
-            != 1
-        ):
+    def __init__(self, event, event_filter=None, once=None, every=None, **bounds):
+        ranged = every is not None or bounds
+        kinds = [event_filter is not None, once is not None, bool(ranged)]
+        if sum(kinds) != 1 or not {"before", "after"}.issuperset(bounds):
             raise ValueError(
                 "expected one of event_filter=, once= or every=/before=/after=, got "
                 f"{event_filter=}, {once=}, {every=}, {bounds}"
@@ -134,14 +131,14 @@ class FilteredEvent:
             if not counts:
                 raise ValueError(f"expected once to list counts, got {once!r}")
             self.filter = once_event_filter(
-                {_checked_int("once", count, minimum=1) for count in counts}
+                {_checked_int("once", n, 1) for n in counts}
             )
         elif not bounds:
-            self.filter = every_event_filter(_checked_int("every", every, minimum=1))
+            self.filter = every_event_filter(_checked_int("every", every, 1))
         else:
             for name, value in bounds.items():
                 _checked_int(name, value)
-            every = 1 if every is None else _checked_int("every", every, minimum=1)
+            every = 1 if every is None else _checked_int("every", every, 1)
             self.filter = before_and_after_event_filter(**bounds, every=every)
 
     def __or__(self, other):
@@ -179,15 +176,10 @@ class State:
     """
 
     def __init__(self, **kwargs):
-        self.iteration = 0
-        self.epoch = 0
-        self.max_epochs = None
-        self.max_iters = None
-        self.epoch_length = None
-        self.batch = None
-        self.output = None
+        self.iteration = self.epoch = 0
+        self.max_epochs = self.max_iters = self.epoch_length = None
+        self.batch = self.output = self.dataloader = None
         self.metrics = {}
-        self.dataloader = None
         self.times = {"EPOCH_COMPLETED": None, "COMPLETED": None}
         self.__dict__.update(kwargs)
 
@@ -231,8 +223,8 @@ class Engine:
     Besides ``state``, handlers may read ``last_event_name`` and what was asked
     of the run: ``should_terminate`` (True, or "skip_completed"),
     ``should_terminate_single_epoch`` (True, or "skip_epoch_completed") and
-    ``should_interrupt``. ``state_dict_user_keys`` lists the State attributes
-    that state_dict() saves besides the counters.
+    ``should_interrupt``. List in ``state_dict_user_keys`` the State attributes
+    that state_dict() should save besides the counters.
     """
 
     def __init__(self, process_function):
@@ -325,21 +317,19 @@ class Engine:
             registration.call(self, *event_args)
 
     def _fire(self, event):
-        """Call the handlers of ``event``, then do what they asked for. The run uses
-        it as ``yield from self._fire(event)``: each is a place it may pause."""
-        self._call_handlers(event)
-        if self._pause_requested():
-            yield
-
-    def _pause_requested(self):
-        """Raise to end the run or the epoch if asked to; else return whether
-        interrupt() asked for a pause (and fire INTERRUPT)."""
+        """Call the handlers of ``event``, then do what they asked for: raise to end
+        the run or the epoch, or return True to pause the run (interrupt())."""
+        self.last_event_name = event
+        for registration in self._handlers[event]:
+            registration.call(self)
         if self.should_terminate:
             raise _StopRun
         if self.should_terminate_single_epoch:
             raise _StopEpoch
-        if not self.should_interrupt:
-            return False
+        return self.should_interrupt and self._pause()
+
+    def _pause(self):
+        """Fire INTERRUPT and return True: the run is to pause."""
         self._call_handlers(Events.INTERRUPT)
         self.should_interrupt = False
         return True
@@ -415,22 +405,23 @@ class Engine:
             raise ValueError("expected max_epochs or max_iters, got both")
         if _length(data) == 0:
             raise ValueError(f"expected data with batches, got {data!r}")
-        # As in ignite, a limit given replaces the state's before it is decided
-        # whether the run resumes.
+        # As in ignite, the limits given apply before it is decided whether the run
+        # resumes: a larger one extends a finished run.
         for name, value in [("max_epochs", max_epochs), ("max_iters", max_iters)]:
             if value is not None:
-                setattr(state, name, _checked_int(name, value, minimum=1))
+                setattr(state, name, _checked_int(name, value, 1))
         if epoch_length is not None:
-            _checked_int("epoch_length", epoch_length, minimum=1)
+            _checked_int("epoch_length", epoch_length, 1)
         if self._paused_run is None and self._is_done():  # start over
             state.iteration = state.epoch = 0
             state.max_epochs = (max_epochs or 1) if max_iters is None else None
             state.max_iters = max_iters
             state.epoch_length = epoch_length or _length(data) or state.epoch_length
-        elif epoch_length not in (None, state.epoch_length) and state.epoch_length:
+        elif state.epoch_length is None:  # its first pass over the data was cut short
+            state.epoch_length = epoch_length or _length(data)
+        elif epoch_length not in (None, state.epoch_length):
             expected = f"epoch_length={state.epoch_length}"
             raise ValueError(f"expected {expected} to resume, got {epoch_length}")
-        state.epoch_length = state.epoch_length or epoch_length or _length(data)
         if data is None and state.epoch_length is None:
             raise ValueError("expected epoch_length when data is None, got None")
 
@@ -466,11 +457,13 @@ class Engine:
         run_started = time.perf_counter()
         try:
             try:
-                yield from self._fire(Events.STARTED)
+                if self._fire(Events.STARTED):
+                    yield
                 while not self._is_done() and not self.should_terminate:
                     state.epoch += 1
                     epoch_started = time.perf_counter()
-                    yield from self._fire(Events.EPOCH_STARTED)
+                    if self._fire(Events.EPOCH_STARTED):
+                        yield
                     if self._data_iterator is None and state.dataloader is not None:
                         self._data_iterator = self._first_pass(starts_new_epoch)
                     yield from self._run_epoch(done_in_epoch)
@@ -480,7 +473,9 @@ class Engine:
                     if self.should_terminate_single_epoch != "skip_epoch_completed":
                         self._call_handlers(Events.EPOCH_COMPLETED)
                     self.should_terminate_single_epoch = False
-                    if self._pause_requested():
+                    if self.should_terminate:
+                        raise _StopRun
+                    if self.should_interrupt and self._pause():
                         yield
             except _StopRun:
                 self._stopped_early = True
@@ -508,9 +503,11 @@ class Engine:
             while (yield from self._fetch_batch(done_in_epoch)):
                 done_in_epoch += 1
                 state.iteration += 1
-                yield from self._fire(Events.ITERATION_STARTED)
+                if self._fire(Events.ITERATION_STARTED):
+                    yield
                 state.output = self._process_function(self, state.batch)
-                yield from self._fire(Events.ITERATION_COMPLETED)
+                if self._fire(Events.ITERATION_COMPLETED):
+                    yield
                 if done_in_epoch == state.epoch_length:
                     break
                 if state.iteration == state.max_iters:
@@ -533,25 +530,27 @@ class Engine:
         state.batch = None
         if state.dataloader is None:  # run(None, ...): no data, no GET_BATCH_* events
             return True
-        yield from self._fire(Events.GET_BATCH_STARTED)
-        try:
-            batch = next(self._data_iterator)
-        except StopIteration:
-            if state.epoch_length is None:
-                state.epoch_length = done_in_epoch
-                if state.max_iters is not None:
-                    state.max_epochs = math.ceil(state.max_iters / done_in_epoch)
-                return False
-            yield from self._fire(Events.DATALOADER_STOP_ITERATION)
+        if self._fire(Events.GET_BATCH_STARTED):
+            yield
+        batch = next(self._data_iterator, _DATA_RAN_OUT)
+        if batch is _DATA_RAN_OUT and state.epoch_length is None:
+            state.epoch_length = done_in_epoch
+            if state.max_iters is not None:
+                state.max_epochs = math.ceil(state.max_iters / done_in_epoch)
+            return False
+        if batch is _DATA_RAN_OUT:
+            if self._fire(Events.DATALOADER_STOP_ITERATION):
+                yield
             self._data_iterator = self._start_pass(state.epoch)
             batch = next(self._data_iterator, _DATA_RAN_OUT)
-            if batch is _DATA_RAN_OUT:
-                if not self._is_done():
-                    message = f"data ran out in epoch {state.epoch}; ending it early"
-                    warnings.warn(message, stacklevel=2)
-                return False
+        if batch is _DATA_RAN_OUT:
+            if not self._is_done():
+                message = f"data ran out in epoch {state.epoch}; ending it early"
+                warnings.warn(message, stacklevel=2)
+            return False
         state.batch, state.output = batch, None
-        yield from self._fire(Events.GET_BATCH_COMPLETED)
+        if self._fire(Events.GET_BATCH_COMPLETED):
+            yield
         return True
 
     def _start_pass(self, epoch):
