@@ -108,9 +108,7 @@ def measure(
                 share = extra / overhead[ignite_label, handlers]
                 note, goal = f"{share:.2f}x ignite's", f"{goal}, ≤ 1/3 ignite's"
                 met = met and share <= IGNITE_SHARE
-            rows.append(
-                Row("engine overhead", case, extra, "µs/iter", note, goal, met)
-            )
+            rows.append(Row("engine overhead", case, extra, "µs/iter", note, goal, met))
         else:
             rows.append(Row("engine overhead", case, extra, "µs/iter"))
     L = peers.lightning() if with_lightning else None

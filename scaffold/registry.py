@@ -44,7 +44,7 @@ METRICS: dict[str, MetricSpec] = {
             "negative log-likelihood (any loss function), averaged per sample",
             ("Loss",),
             "loss",
-            "Loss(F.nll_loss)",
+            "Loss(loss_fn)",
             ("package/metrics/loss.py", "tests/test_loss.py.jinja"),
         ),
         MetricSpec(
@@ -248,6 +248,7 @@ CORE_FILES = (
     "tests/test_distributed.py.jinja",
     "tests/test_engine.py.jinja",
     "tests/test_handlers.py.jinja",
+    "tests/test_metrics.py.jinja",
     "tests/test_train.py.jinja",
 )
 

@@ -3,7 +3,9 @@
     python scripts/generate_examples.py
 
 Each example is what `scaffold new mytrainer <flags>` writes, minus the pristine
-copy under .scaffold/base (a duplicate of the files beside it).
+copy under .scaffold/base (a duplicate of the files beside it): the default
+project, the smallest one, and one with every metric and feature, so that every
+template change is reviewed as the Python it renders.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from pathlib import Path
 
 from scaffold.options import Options
 from scaffold.project import RECORD_FILE, current_record
+from scaffold.registry import FEATURES, METRICS
 from scaffold.render import render
 
 ROOT = Path(__file__).resolve().parent.parent / "generated_examples"
+EVERY_FEATURE = {
+    name: spec.choices[0] if spec.choices else True for name, spec in FEATURES.items()
+}
 EXAMPLES = {
     "accuracy-nll": Options(name="mytrainer", metrics=("accuracy", "nll")),
-    "accuracy-nll-cuda": Options(
-        name="mytrainer", metrics=("accuracy", "nll"), cuda=True
-    ),
+    "accuracy": Options(name="mytrainer", metrics=("accuracy",)),
+    "full": Options(name="mytrainer", metrics=tuple(METRICS), **EVERY_FEATURE),
 }
 
 

@@ -412,7 +412,7 @@ class Engine:
                 setattr(state, name, _checked_int(name, value, 1))
         if epoch_length is not None:
             _checked_int("epoch_length", epoch_length, 1)
-        if self._paused_run is None and self._is_done():  # start over
+        if self._paused_run is None and not self._iterations_left():  # start over
             state.iteration = state.epoch = 0
             state.max_epochs = (max_epochs or 1) if max_iters is None else None
             state.max_iters = max_iters
@@ -435,14 +435,14 @@ class Engine:
             break
         return state
 
-    def _is_done(self):
-        """Whether the state has no iterations left to run (a new State has none)."""
+    def _iterations_left(self):
+        """Whether the state has iterations left to run (a new State has none)."""
         state = self.state
         if state.max_iters is not None:
-            return state.iteration >= state.max_iters
+            return state.iteration < state.max_iters
         if state.max_epochs is None or state.epoch >= state.max_epochs:
-            return True
-        return state.iteration >= state.max_epochs * (state.epoch_length or math.inf)
+            return False
+        return state.iteration < state.max_epochs * (state.epoch_length or math.inf)
 
     def _run(self, starts_new_epoch):
         """The run, as a generator that yields where interrupt() pauses it."""
@@ -450,24 +450,24 @@ class Engine:
         self.should_terminate = self.should_terminate_single_epoch = False
         self.should_interrupt = self._stopped_early = False
         # Iterations already run of the first epoch: > 0 when resuming mid-epoch.
-        done_in_epoch = 0 if starts_new_epoch else state.iteration
+        iterations_in_epoch = 0 if starts_new_epoch else state.iteration
         if state.epoch_length:
-            done_in_epoch %= state.epoch_length
+            iterations_in_epoch %= state.epoch_length
         state.times = {"EPOCH_COMPLETED": 0.0, "COMPLETED": 0.0}
         run_started = time.perf_counter()
         try:
             try:
                 if self._fire(Events.STARTED):
                     yield
-                while not self._is_done() and not self.should_terminate:
+                while self._iterations_left() and not self.should_terminate:
                     state.epoch += 1
                     epoch_started = time.perf_counter()
                     if self._fire(Events.EPOCH_STARTED):
                         yield
                     if self._data_iterator is None and state.dataloader is not None:
                         self._data_iterator = self._first_pass(starts_new_epoch)
-                    yield from self._run_epoch(done_in_epoch)
-                    done_in_epoch = 0
+                    yield from self._run_epoch(iterations_in_epoch)
+                    iterations_in_epoch = 0
                     seconds = time.perf_counter() - epoch_started
                     state.times["EPOCH_COMPLETED"] = seconds
                     if self.should_terminate_single_epoch != "skip_epoch_completed":
@@ -495,26 +495,26 @@ class Engine:
             self._handle_exception(exception)
         self._data_iterator = None
 
-    def _run_epoch(self, done_in_epoch):
+    def _run_epoch(self, iterations_in_epoch):
         """One epoch's iterations. An exception that EXCEPTION_RAISED handlers take
         ends the epoch, and the run goes on (as in ignite)."""
         state = self.state
         try:
-            while (yield from self._fetch_batch(done_in_epoch)):
-                done_in_epoch += 1
+            while (yield from self._fetch_batch(iterations_in_epoch)):
+                iterations_in_epoch += 1
                 state.iteration += 1
                 if self._fire(Events.ITERATION_STARTED):
                     yield
                 state.output = self._process_function(self, state.batch)
                 if self._fire(Events.ITERATION_COMPLETED):
                     yield
-                if done_in_epoch == state.epoch_length:
+                if iterations_in_epoch == state.epoch_length:
                     break
                 if state.iteration == state.max_iters:
                     self.should_terminate = True
                     raise _StopRun
         except _StopEpoch:
-            self._call_handlers(Events.TERMINATE_SINGLE_EPOCH, done_in_epoch)
+            self._call_handlers(Events.TERMINATE_SINGLE_EPOCH, iterations_in_epoch)
             if state.dataloader is not None:  # the next epoch starts the data afresh
                 self._data_iterator = self._start_pass(state.epoch + 1)
         except _StopRun:
@@ -522,7 +522,7 @@ class Engine:
         except Exception as exception:
             self._handle_exception(exception)
 
-    def _fetch_batch(self, done_in_epoch):
+    def _fetch_batch(self, iterations_in_epoch):
         """Put the next batch in state.batch, or return False to end the epoch early:
         the first pass over data without a len() ended (now epoch_length), or the
         data gives nothing even when started again."""
@@ -534,9 +534,9 @@ class Engine:
             yield
         batch = next(self._data_iterator, _DATA_RAN_OUT)
         if batch is _DATA_RAN_OUT and state.epoch_length is None:
-            state.epoch_length = done_in_epoch
+            state.epoch_length = iterations_in_epoch
             if state.max_iters is not None:
-                state.max_epochs = math.ceil(state.max_iters / done_in_epoch)
+                state.max_epochs = math.ceil(state.max_iters / iterations_in_epoch)
             return False
         if batch is _DATA_RAN_OUT:
             if self._fire(Events.DATALOADER_STOP_ITERATION):
@@ -544,7 +544,7 @@ class Engine:
             self._data_iterator = self._start_pass(state.epoch)
             batch = next(self._data_iterator, _DATA_RAN_OUT)
         if batch is _DATA_RAN_OUT:
-            if not self._is_done():
+            if self._iterations_left():
                 message = f"data ran out in epoch {state.epoch}; ending it early"
                 warnings.warn(message, stacklevel=2)
             return False
@@ -568,8 +568,8 @@ class Engine:
         state = self.state
         length = _length(state.dataloader)
         used = state.iteration % length if length and not starts_new_epoch else 0
-        began_in = (state.iteration - used) // (state.epoch_length or 1) + 1
-        batches = self._start_pass(state.epoch if starts_new_epoch else began_in)
+        pass_began_in = (state.iteration - used) // (state.epoch_length or 1) + 1
+        batches = self._start_pass(state.epoch if starts_new_epoch else pass_began_in)
         for _ in range(used):
             next(batches, None)
         return batches
@@ -588,31 +588,33 @@ def _caller(handler, event, args, kwargs):
     its signature takes: with the engine first, without the engine, or in the
     early-ignite form with the engine and its state."""
     event_args = EVENT_ARGS.get(event, ())
-    given = (None,) * len(event_args) + args
+    # What follows the engine: stand-ins for the event's arguments, then args.
+    after_engine = (None,) * len(event_args) + args
     try:
         signature = inspect.signature(handler)
     except (TypeError, ValueError):  # some builtins have none; trust them
         signature = None
-    if signature is None or _fits(signature, None, *given, **kwargs):
+    if signature is None or _fits(signature, None, *after_engine, **kwargs):
         if not args and not kwargs:
             return handler
         return lambda engine, *event_args: handler(engine, *event_args, *args, **kwargs)
-    if _fits(signature, *given, **kwargs):
+    if _fits(signature, *after_engine, **kwargs):
         return lambda engine, *event_args: handler(*event_args, *args, **kwargs)
-    # Early-ignite compatibility, its only place: the handlers of the seed
-    # write-up's example take (engine, state), as the first ignite called them.
-    if _fits(signature, None, None, *given, **kwargs):
+    # ---- Early-ignite compatibility: its one place in this file. ----
+    # The seed write-up's example has handlers(engine, state), as ignite's first
+    # release called them.
+    if _fits(signature, None, None, *after_engine, **kwargs):
         return lambda engine, *event_args: handler(
             engine, engine.state, *event_args, *args, **kwargs
         )
     name = getattr(handler, "__name__", repr(handler))
-    shown = f"Events.{event.name}" if isinstance(event, Events) else repr(event)
+    event_text = f"Events.{event.name}" if isinstance(event, Events) else repr(event)
     arguments = "".join(f"{argument}, " for argument in event_args) + "*args"
-    got = f"args={args!r}" + (f", kwargs={kwargs!r}" if kwargs else "")
+    passed = f"args={args!r}" + (f", kwargs={kwargs!r}" if kwargs else "")
     raise TypeError(
-        f"handler {name}{signature} cannot be called for {shown}: expected "
+        f"handler {name}{signature} cannot be called for {event_text}: expected "
         f"handler(engine, {arguments}), handler({arguments}) or "
-        f"handler(engine, state, {arguments}) with {got}"
+        f"handler(engine, state, {arguments}) with {passed}"
     )
 
 

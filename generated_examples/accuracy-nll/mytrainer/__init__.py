@@ -6,18 +6,18 @@ Import what you need from the package itself:
 """
 
 from .engine import Engine, Events, State
-from .metrics import Metric, RunningAverage, Accuracy, CategoricalAccuracy, Loss
+from .metrics import Accuracy, CategoricalAccuracy, Loss, Metric, RunningAverage
 from .supervised import create_supervised_evaluator, create_supervised_trainer
 
 __all__ = [
-    "Engine",
-    "Events",
-    "State",
-    "create_supervised_trainer",
-    "create_supervised_evaluator",
-    "Metric",
-    "RunningAverage",
     "Accuracy",
     "CategoricalAccuracy",
+    "Engine",
+    "Events",
     "Loss",
+    "Metric",
+    "RunningAverage",
+    "State",
+    "create_supervised_evaluator",
+    "create_supervised_trainer",
 ]

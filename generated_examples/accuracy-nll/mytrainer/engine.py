@@ -2,42 +2,36 @@
 
 Everything besides the step (logging, evaluation, checkpoints, early stopping)
 is a handler on an event, e.g. ``@trainer.on(Events.EPOCH_COMPLETED(every=2))``.
-A run fires, in this order::
+It behaves as pytorch-ignite 0.5's Engine. A run fires, in this order::
 
     STARTED
         EPOCH_STARTED                                   once per epoch
-            GET_BATCH_STARTED, GET_BATCH_COMPLETED,     once per iteration
-            ITERATION_STARTED, ITERATION_COMPLETED
+            GET_BATCH_STARTED                           once per iteration
+                DATALOADER_STOP_ITERATION               data ran out: iter(data) again
+            GET_BATCH_COMPLETED, ITERATION_STARTED, ITERATION_COMPLETED
         EPOCH_COMPLETED
     COMPLETED
 
-An exception ends the run with EXCEPTION_RAISED instead, or propagates when
-nothing handles that event.
+terminate() ends the run with TERMINATE, then COMPLETED; terminate_epoch() ends
+the epoch with TERMINATE_SINGLE_EPOCH, then EPOCH_COMPLETED; interrupt() pauses
+the run with INTERRUPT until the next run(). Exceptions go to the handlers of
+EXCEPTION_RAISED, or propagate when it has none.
 """
 
 import inspect
-import operator
-import sys
+import math
+import time
 import warnings
-from collections import Counter
+from collections.abc import Callable
 from enum import Enum
+from typing import NamedTuple
 
 
-class Events(str, Enum):
-    """The points of a run where handlers are called. Filter a member by calling
-    it (``Events.ITERATION_COMPLETED(every=100)``, see FilteredEvent); join events
-    with ``|`` to give them one handler."""
-
-    STARTED = "started"  # run() begins, also when it resumes a stopped run
-    EPOCH_STARTED = "epoch_started"  # state.epoch was just increased
-    GET_BATCH_STARTED = "get_batch_started"  # state.iteration counts the new batch
-    GET_BATCH_COMPLETED = "get_batch_completed"  # state.batch holds it
-    ITERATION_STARTED = "iteration_started"  # process_function is about to run
-    ITERATION_COMPLETED = "iteration_completed"  # state.output holds its result
-    EPOCH_COMPLETED = "epoch_completed"  # the epoch ran all its batches
-    COMPLETED = "completed"  # run() ends normally or after terminate()
-    EXCEPTION_RAISED = "exception_raised"  # handlers get (engine, exception)
-    TERMINATE = "terminate"  # terminate() stopped the run; COMPLETED follows
+class EventEnum(str, Enum):
+    """Base of Events and of your own: ``class MyEvents(EventEnum): X = "x"``, then
+    ``engine.register_events(*MyEvents)``. Calling a member filters it, as in
+    ``Events.ITERATION_COMPLETED(every=100)`` (see FilteredEvent); ``|`` joins
+    events to give them one handler."""
 
     def __call__(self, **condition):
         return FilteredEvent(self, **condition)
@@ -46,67 +40,106 @@ class Events(str, Enum):
         return EventsList(self, other)
 
 
-_COUNTED_BY = {
+class Events(EventEnum):
+    """The points of a run where the Engine calls handlers."""
+
+    STARTED = "started"  # run() begins, also when it resumes a stopped run
+    EPOCH_STARTED = "epoch_started"  # state.epoch was just increased
+    GET_BATCH_STARTED = "get_batch_started"  # the next batch is about to be fetched
+    GET_BATCH_COMPLETED = "get_batch_completed"  # state.batch holds it
+    DATALOADER_STOP_ITERATION = "dataloader_stop_iteration"  # data ran out mid-epoch
+    ITERATION_STARTED = "iteration_started"  # state.iteration counts the new batch
+    ITERATION_COMPLETED = "iteration_completed"  # state.output holds the step's result
+    EPOCH_COMPLETED = "epoch_completed"  # the epoch ran its iterations, or was ended
+    COMPLETED = "completed"  # the run ended, normally or by terminate()
+    EXCEPTION_RAISED = "exception_raised"  # handlers get (engine, exception)
+    TERMINATE = "terminate"  # terminate() or max_iters is ending the run
+    TERMINATE_SINGLE_EPOCH = "terminate_single_epoch"  # (engine, iter_counter)
+    INTERRUPT = "interrupt"  # interrupt() is pausing the run
+
+
+# The State attribute that filters count, per event (register_events() adds more).
+EVENT_TO_ATTR = {
     Events.GET_BATCH_STARTED: "iteration",
     Events.GET_BATCH_COMPLETED: "iteration",
     Events.ITERATION_STARTED: "iteration",
     Events.ITERATION_COMPLETED: "iteration",
     Events.EPOCH_STARTED: "epoch",
     Events.EPOCH_COMPLETED: "epoch",
+    Events.STARTED: "epoch",
+    Events.COMPLETED: "epoch",
 }
-_CONDITIONS = {"every", "once", "before", "after", "event_filter"}
-_RESUME_KEYS = ("iteration", "epoch", "epoch_length", "max_epochs")
+# What handlers get after the engine; iter_counter: the iterations the epoch ran.
+EVENT_ARGS = {
+    Events.EXCEPTION_RAISED: ("exception",),
+    Events.TERMINATE_SINGLE_EPOCH: ("iter_counter",),
+}
+
+
+def every_event_filter(every):
+    """Selects the counts that are multiples of ``every``."""
+    return lambda engine, count: count % every == 0
+
+
+def once_event_filter(once):
+    """Selects the counts in ``once``, a set of ints."""
+    return lambda engine, count: count in once
+
+
+def before_and_after_event_filter(before=None, after=None, every=1):
+    """Selects the counts strictly between ``after`` and ``before``: the first of
+    them, then every ``every``-th."""
+    before, after = math.inf if before is None else before, after or 0
+
+    def selects(engine, count):
+        return after < count < before and (count - after - 1) % every == 0
+
+    return selects
 
 
 class FilteredEvent:
-    """An event whose handlers run only on the occurrences a condition selects.
+    """An event whose handlers run only on the occurrences a filter selects.
 
-    The occurrence count is state.iteration for GET_BATCH_* and ITERATION_*,
-    state.epoch for EPOCH_*, and for other events how many times they have
-    fired on the engine. Give one condition (before and after may combine):
+    The filter gets ``(engine, count)``. The count is state.iteration for
+    GET_BATCH_* and ITERATION_*, state.epoch for EPOCH_*, STARTED and COMPLETED,
+    for your events the State attribute given to register_events(event_to_attr=);
+    other events count how often they fired since the handler was added.
 
-    ====================  ==========================================
-    every=n               count is a multiple of n
-    once=n or once=[...]  count is n (or one of the list)
-    before=n, after=m     count < n and/or count > m
-    event_filter=f        f(engine, count) is true
-    ====================  ==========================================
+    ========================  ================================================
+    every=n                   count is a multiple of n
+    once=n or once=[n, ...]   count is n (or one of the list)
+    before=n and/or after=m   m < count < n; with every=k, every k-th of those
+    event_filter=f            f(engine, count) is true
+    ========================  ================================================
 
-    For your own events write ``FilteredEvent("my_event", every=2)``.
+    For an event named by a string: ``FilteredEvent("my_event", every=2)``.
     """
 
-    def __init__(self, event, **condition):
-        kinds = condition.keys()
-        single = len(kinds) == 1 or kinds == {"before", "after"}
-        if not (single and kinds <= _CONDITIONS):
-            raise TypeError(
-                "expected one of every=, once=, before=/after= or event_filter=, "
-                f"got {condition or 'none'}"
+    def __init__(self, event, event_filter=None, once=None, every=None, **bounds):
+        ranged = every is not None or bounds
+        kinds = [event_filter is not None, once is not None, bool(ranged)]
+        if sum(kinds) != 1 or not {"before", "after"}.issuperset(bounds):
+            raise ValueError(
+                "expected one of event_filter=, once= or every=/before=/after=, got "
+                f"{event_filter=}, {once=}, {every=}, {bounds}"
             )
         self.event = event
-        if "every" in kinds:
-            every = _checked_int("every", condition["every"], minimum=1)
-            self.selects = lambda engine, count: count % every == 0
-        elif "once" in kinds:
-            counts = _as_list(condition["once"])
-            once = {_checked_int("once", n, minimum=1) for n in counts}
-            self.selects = lambda engine, count: count in once
-        elif "event_filter" in kinds:
-            self.selects = _checked_callable("event_filter", condition["event_filter"])
+        if event_filter is not None:
+            self.filter = _checked_callable("event_filter", event_filter)
+        elif once is not None:
+            counts = once if isinstance(once, (list, tuple, set)) else [once]
+            if not counts:
+                raise ValueError(f"expected once to list counts, got {once!r}")
+            self.filter = once_event_filter(
+                {_checked_int("once", n, 1) for n in counts}
+            )
+        elif not bounds:
+            self.filter = every_event_filter(_checked_int("every", every, 1))
         else:
-            after = _checked_int("after", condition.get("after", 0))
-            before = _checked_int("before", condition.get("before", sys.maxsize))
-            self.selects = lambda engine, count: after < count < before
-        # allowed(engine) is what firing asks, once per filtered handler; every=
-        # on iterations is the common case, so it gets one call instead of two.
-        selects, attribute = self.selects, _COUNTED_BY.get(event)
-        if attribute is None:
-            self.allowed = lambda engine: selects(engine, engine._fired[event])
-        elif "every" in kinds:
-            count = operator.attrgetter(f"state.{attribute}")
-            self.allowed = lambda engine: count(engine) % every == 0
-        else:
-            self.allowed = lambda e: selects(e, getattr(e.state, attribute))
+            for name, value in bounds.items():
+                _checked_int(name, value)
+            every = 1 if every is None else _checked_int("every", every, 1)
+            self.filter = before_and_after_event_filter(**bounds, every=every)
 
     def __or__(self, other):
         return EventsList(self, other)
@@ -128,27 +161,32 @@ class State:
     ============  ==========================================================
     iteration     iterations run so far, over all epochs (resumes continue it)
     epoch         the current epoch, from 1; 0 before the first one
-    max_epochs    how many epochs the run lasts
+    max_epochs    how many epochs the run lasts (None if run() got max_iters)
+    max_iters     how many iterations the run lasts, if run() got it
     epoch_length  iterations per epoch; len(data) unless run() was given one
     batch         the batch being processed
     output        what process_function returned for it (the trainer's loss)
     metrics       results that evaluation handlers store by name
-    dataloader    the data passed to run()
+    dataloader    the data given to run() or set_data()
+    times         seconds the last epoch ("EPOCH_COMPLETED") and the run
+                  ("COMPLETED") took, set as those events fire
     ============  ==========================================================
 
     Keyword arguments become extra attributes: ``State(best_accuracy=0.0)``.
     """
 
     def __init__(self, **kwargs):
-        self.iteration = 0
-        self.epoch = 0
-        self.max_epochs = None
-        self.epoch_length = None
-        self.batch = None
-        self.output = None
+        self.iteration = self.epoch = 0
+        self.max_epochs = self.max_iters = self.epoch_length = None
+        self.batch = self.output = self.dataloader = None
         self.metrics = {}
-        self.dataloader = None
+        self.times = {"EPOCH_COMPLETED": None, "COMPLETED": None}
         self.__dict__.update(kwargs)
+
+
+class Registration(NamedTuple):
+    handler: Callable  # as given to add_event_handler
+    call: Callable  # call(engine, *event_args) applies its filter and arguments
 
 
 class RemovableHandle:
@@ -157,12 +195,12 @@ class RemovableHandle:
 
     def __init__(self, engine, registrations):
         self._engine = engine
-        self._registrations = registrations  # [(event, entry)]
+        self._registrations = registrations  # [(event, Registration)]
 
     def remove(self):
         handlers = self._engine._handlers
-        for event, entry in self._registrations:
-            handlers[event] = tuple(e for e in handlers[event] if e is not entry)
+        for event, registration in self._registrations:
+            handlers[event] = tuple(r for r in handlers[event] if r is not registration)
 
     def __enter__(self):
         return self
@@ -171,67 +209,99 @@ class RemovableHandle:
         self.remove()
 
 
+class _StopRun(Exception):
+    """terminate() or max_iters is ending the run."""
+
+
+class _StopEpoch(Exception):
+    """terminate_epoch() is ending the epoch."""
+
+
 class Engine:
-    """Runs ``process_function(engine, batch)`` over data, firing Events. Handlers
-    are called as ``handler(engine, *args, **kwargs)``, or, if their signature
-    asks for it, ``handler(engine, engine.state, *args, **kwargs)``."""
+    """Runs ``process_function(engine, batch)`` over data, firing Events.
+
+    Besides ``state``, handlers may read ``last_event_name`` and what was asked
+    of the run: ``should_terminate`` (True, or "skip_completed"),
+    ``should_terminate_single_epoch`` (True, or "skip_epoch_completed") and
+    ``should_interrupt``. List in ``state_dict_user_keys`` the State attributes
+    that state_dict() should save besides the counters.
+    """
 
     def __init__(self, process_function):
         self._process_function = _checked_callable("process_function", process_function)
         self.state = State()
-        # Per event a tuple of (handler, call, allowed) entries; tuples are replaced,
-        # never changed, so a handler may remove itself while its event fires.
+        self.last_event_name = None
+        self.should_terminate = self.should_terminate_single_epoch = False
+        self.should_interrupt = False
+        self.state_dict_user_keys = []
+        # Per event a tuple of Registrations; tuples are replaced, never changed,
+        # so a handler may remove itself while its event fires.
         self._handlers = {event: () for event in Events}
-        self._fired = Counter()
-        self._should_terminate = self._should_terminate_epoch = False
+        self._event_to_attr = dict(EVENT_TO_ATTR)
+        self._data_iterator = None  # lives across epochs; renewed when it runs out
+        self._paused_run = None  # the rest of a run that interrupt() paused
+        # As in ignite, a run that terminate() (here also: an exception) stopped
+        # goes on from the next epoch; any other resumes exactly where it was.
+        self._stopped_early = False
 
-    def register_events(self, *events):
-        """Allow custom events (names or Enum members) for handlers and fire_event()."""
-        for event in events:
+    def register_events(self, *event_names, event_to_attr=None):
+        """Allow your own events (EventEnum members or strings) for handlers and
+        fire_event(). ``event_to_attr`` maps an event to the State attribute its
+        filters count; that attribute starts at 0 and your code increases it."""
+        for event in event_names:
             if not isinstance(event, (str, Enum)) or event in tuple(Events):
                 raise ValueError(f"expected a new event name or Enum, got {event!r}")
             self._handlers.setdefault(event, ())
+        for event, attribute in (event_to_attr or {}).items():
+            self._event_to_attr[event] = attribute
+            if not hasattr(self.state, attribute):
+                setattr(self.state, attribute, 0)
 
     def fire_event(self, event):
         """Call the handlers of ``event`` (usually one of your own) now."""
         self._check_known(event)
-        self._fire(event)
+        self._call_handlers(event)
 
-    def add_event_handler(self, event, handler, *args, **kwargs):
-        """Call ``handler`` whenever ``event`` (maybe filtered, or a ``|`` of events)
-        fires; returns a RemovableHandle."""
+    def add_event_handler(self, event_name, handler, *args, **kwargs):
+        """Call ``handler`` whenever ``event_name`` (maybe filtered, or a ``|`` of
+        events) fires; returns a RemovableHandle. As in ignite, it is called as
+        ``handler(engine, *event_args, *args, **kwargs)`` if its signature allows,
+        else without the engine; EVENT_ARGS says which events have event_args."""
         registrations = []
-        for one in _as_list(event):
-            allowed = None
-            if isinstance(one, FilteredEvent):
-                one, allowed = one.event, one.allowed
-            self._check_known(one)
-            entry = (handler, _caller(handler, one, args, kwargs), allowed)
-            self._handlers[one] += (entry,)
-            registrations.append((one, entry))
+        for event in _as_list(event_name):
+            event_filter = None
+            if isinstance(event, FilteredEvent):
+                event, event_filter = event.event, event.filter
+            self._check_known(event)
+            call = _caller(handler, event, args, kwargs)
+            if event_filter is not None:
+                call = _filtered(call, event_filter, self._event_to_attr.get(event))
+            registration = Registration(handler, call)
+            self._handlers[event] += (registration,)
+            registrations.append((event, registration))
         return RemovableHandle(self, registrations)
 
-    def on(self, event, *args, **kwargs):
+    def on(self, event_name, *args, **kwargs):
         """Decorator form of add_event_handler: ``@engine.on(Events.STARTED)``."""
 
         def decorator(handler):
-            self.add_event_handler(event, handler, *args, **kwargs)
+            self.add_event_handler(event_name, handler, *args, **kwargs)
             return handler
 
         return decorator
 
-    def has_event_handler(self, handler, event=None):
-        """Whether ``handler`` is attached to ``event`` (to any event if None)."""
-        events = self._handlers if event is None else [_unfiltered(event)]
-        # == rather than `is`: each access to a method makes a new bound method.
-        return any(e[0] == handler for ev in events for e in self._handlers.get(ev, ()))
+    def has_event_handler(self, handler, event_name=None):
+        """Whether ``handler`` is attached to ``event_name`` (to any event if None)."""
+        events = self._handlers if event_name is None else [_unfiltered(event_name)]
+        # `in` compares with ==: each access to a method makes a new bound method.
+        return handler in [r.handler for e in events for r in self._handlers.get(e, ())]
 
-    def remove_event_handler(self, handler, event):
-        """Detach ``handler`` from ``event`` (all its filters)."""
-        if not self.has_event_handler(handler, event):
-            raise ValueError(f"expected a handler of {event!r}, got {handler!r}")
-        event = _unfiltered(event)
-        kept = [entry for entry in self._handlers[event] if entry[0] != handler]
+    def remove_event_handler(self, handler, event_name):
+        """Detach ``handler`` from ``event_name`` (all its filters)."""
+        if not self.has_event_handler(handler, event_name):
+            raise ValueError(f"expected a handler of {event_name!r}, got {handler!r}")
+        event = _unfiltered(event_name)
+        kept = [r for r in self._handlers[event] if r.handler != handler]
         self._handlers[event] = tuple(kept)
 
     def _check_known(self, event):
@@ -241,172 +311,342 @@ class Engine:
                 f"register_events(), got {event!r}"
             )
 
-    def _fire(self, event, *event_args):
-        if event not in _COUNTED_BY:  # the others' filters read a State attribute
-            self._fired[event] += 1
-        for _, call, allowed in self._handlers[event]:
-            if allowed is not None and not allowed(self):
-                continue
-            if event_args:
-                call(self, *event_args)
-            else:
-                call(self)  # the usual case; packing arguments costs more than the call
+    def _call_handlers(self, event, *event_args):
+        self.last_event_name = event
+        for registration in self._handlers[event]:
+            registration.call(self, *event_args)
 
-    def terminate(self):
-        """Stop the run after the current iteration; a later run() resumes it."""
-        self._should_terminate = True
+    def _fire(self, event):
+        """Call the handlers of ``event``, then do what they asked for: raise to end
+        the run or the epoch, or return True to pause the run (interrupt())."""
+        self.last_event_name = event
+        for registration in self._handlers[event]:
+            registration.call(self)
+        if self.should_terminate:
+            raise _StopRun
+        if self.should_terminate_single_epoch:
+            raise _StopEpoch
+        return self.should_interrupt and self._pause()
 
-    def terminate_epoch(self):
-        """End the epoch after the current iteration (resuming assumes whole epochs)."""
-        self._should_terminate_epoch = True
-
-    def state_dict(self):
-        """What resuming needs; save it with the model and optimizer."""
-        return {key: getattr(self.state, key) for key in _RESUME_KEYS}
-
-    def load_state_dict(self, state_dict):
-        """Restore a state_dict(); the next run() continues from it."""
-        if sorted(state_dict) != sorted(_RESUME_KEYS):
-            raise ValueError(f"expected keys {_RESUME_KEYS}, got {tuple(state_dict)}")
-        self.state.__dict__.update(state_dict)
-
-    def run(self, data, max_epochs=None, epoch_length=None):
-        """Run over ``data`` (any iterable of batches) and return the State.
-
-        Each epoch takes epoch_length batches (default len(data)) from a fresh
-        ``iter(data)``, after ``data.set_epoch(epoch)`` if it exists. A state with
-        iterations left before max_epochs resumes (after terminate(), an error,
-        load_state_dict() or with a larger max_epochs); else the run starts over.
-        """
-        state = self.state
-        for name, value in (("max_epochs", max_epochs), ("epoch_length", epoch_length)):
-            if value is not None:
-                _checked_int(name, value, minimum=1)
-        target = max_epochs or state.max_epochs
-        if target and state.iteration < target * (state.epoch_length or 0):
-            if epoch_length not in (None, state.epoch_length):
-                expected = f"epoch_length={state.epoch_length}"
-                raise ValueError(f"expected {expected} to resume, got {epoch_length}")
-        else:
-            if epoch_length is None and not hasattr(data, "__len__"):
-                raise ValueError(
-                    "expected epoch_length for data without len(), "
-                    f"got {type(data).__name__} and epoch_length=None"
-                )
-            state.iteration = 0
-            epoch_length = epoch_length or len(data)
-            state.epoch_length = _checked_int("len(data)", epoch_length, minimum=1)
-            target = max_epochs or 1
-        state.max_epochs = target
-        state.dataloader = data
-        self._should_terminate = self._should_terminate_epoch = False
-        # Whole epochs done and batches used of the next: 0, 0 unless resuming.
-        state.epoch, skip = divmod(state.iteration, state.epoch_length)
-        try:
-            self._fire(Events.STARTED)
-            while state.epoch < state.max_epochs and not self._should_terminate:
-                state.epoch += 1
-                self._should_terminate_epoch = False
-                self._fire(Events.EPOCH_STARTED)
-                if not self._should_terminate and self._run_epoch(data, skip):
-                    self._fire(Events.EPOCH_COMPLETED)
-                skip = 0
-            if self._should_terminate:
-                self._fire(Events.TERMINATE)
-            self._fire(Events.COMPLETED)
-        except Exception as exception:
-            if not self._handlers[Events.EXCEPTION_RAISED]:
-                raise
-            self._fire(Events.EXCEPTION_RAISED, exception)
-        return state
-
-    def _run_epoch(self, data, skip):
-        """Run one epoch's iterations; returns whether the epoch ran to its end."""
-        state = self.state
-        process = self._process_function
-        # The hot loop: an event without handlers costs one lookup. Events.X is
-        # slow to look up, hence the local names.
-        handlers = self._handlers
-        get_batch_started = Events.GET_BATCH_STARTED
-        get_batch_completed = Events.GET_BATCH_COMPLETED
-        iteration_started = Events.ITERATION_STARTED
-        iteration_completed = Events.ITERATION_COMPLETED
-
-        if hasattr(data, "set_epoch"):
-            data.set_epoch(state.epoch)
-        batches = _restarting(data)
-        for _ in range(skip):
-            next(batches, None)  # running out is noticed below
-        for done in range(skip + 1, state.epoch_length + 1):
-            state.iteration += 1
-            if handlers[get_batch_started]:
-                self._fire(get_batch_started)
-            try:
-                state.batch = next(batches)
-            except StopIteration:
-                state.iteration -= 1
-                warnings.warn(f"data ran out in epoch {state.epoch}; terminating")
-                self._should_terminate = True
-                return False
-            if handlers[get_batch_completed]:
-                self._fire(get_batch_completed)
-            if handlers[iteration_started]:
-                self._fire(iteration_started)
-            state.output = process(self, state.batch)
-            if handlers[iteration_completed]:
-                self._fire(iteration_completed)
-            if self._should_terminate or self._should_terminate_epoch:
-                return self._should_terminate_epoch or done == state.epoch_length
+    def _pause(self):
+        """Fire INTERRUPT and return True: the run is to pause."""
+        self._call_handlers(Events.INTERRUPT)
+        self.should_interrupt = False
         return True
 
+    def terminate(self, skip_completed=False):
+        """End the run once the current event's handlers return: TERMINATE, then
+        COMPLETED unless skip_completed. A later run() starts the next epoch."""
+        self.should_terminate = "skip_completed" if skip_completed else True
 
-def _restarting(data):
-    """Yield the batches of iter(data), starting it again whenever it runs out,
-    until a fresh start yields nothing (an exhausted iterator or empty data)."""
-    while True:
-        empty = True
-        for batch in data:
-            empty = False
-            yield batch
-        if empty:
-            return
+    def terminate_epoch(self, skip_epoch_completed=False):
+        """End the epoch once the current event's handlers return (not on STARTED or
+        EPOCH_STARTED): TERMINATE_SINGLE_EPOCH, then EPOCH_COMPLETED unless
+        skip_epoch_completed. The next epoch starts the data afresh."""
+        skip = "skip_epoch_completed" if skip_epoch_completed else True
+        self.should_terminate_single_epoch = skip
+
+    def interrupt(self):
+        """Pause the run once the current event's handlers return; the next run()
+        carries on from there, with the same data iterator."""
+        self.should_interrupt = True
+
+    def set_data(self, data):
+        """Take the next batches from ``data``; epoch_length stays as it is."""
+        self.state.dataloader = data
+        self._data_iterator = self._start_pass(self.state.epoch)
+
+    def state_dict(self):
+        """What resuming needs, and the state_dict_user_keys attributes."""
+        limit = "max_epochs" if self.state.max_iters is None else "max_iters"
+        keys = ["iteration", "epoch_length", limit, *self.state_dict_user_keys]
+        return {key: getattr(self.state, key) for key in keys}
+
+    def load_state_dict(self, state_dict):
+        """Restore a state_dict(); the next run() goes on exactly from it. As in
+        ignite, "epoch" may stand in for "iteration" (resuming after that epoch)."""
+        keys, required = set(state_dict), {"epoch_length", *self.state_dict_user_keys}
+        limits, counters = {"max_epochs", "max_iters"}, {"iteration", "epoch"}
+        if required - keys or not limits & keys or not counters & keys:
+            raise ValueError(
+                f"expected keys {sorted(required)}, iteration or epoch, and "
+                f"max_epochs or max_iters, got {sorted(keys)}"
+            )
+        state = self.state
+        state.epoch_length = state_dict["epoch_length"]
+        state.iteration = state_dict.get("iteration")
+        if state.iteration is None:
+            state.iteration = state_dict["epoch"] * state.epoch_length
+        state.epoch = state.iteration // state.epoch_length
+        state.max_epochs = state_dict.get("max_epochs")
+        state.max_iters = state_dict.get("max_iters")
+        for key in self.state_dict_user_keys:
+            setattr(state, key, state_dict[key])
+        self._paused_run = self._data_iterator = None
+        self._stopped_early = False
+
+    def run(self, data=None, max_epochs=None, max_iters=None, epoch_length=None):
+        """Run over ``data`` (any iterable of batches) and return the State.
+
+        A new run lasts max_epochs epochs (default 1) or max_iters iterations, of
+        epoch_length iterations (default len(data); without one, the first pass
+        over the data measures it). With data=None, process_function gets None
+        as its batch. One iterator of the data lives across epochs: when it runs
+        out, DATALOADER_STOP_ITERATION fires and iter(data) starts again, after
+        ``data.set_epoch(state.epoch)`` if data has that method.
+
+        A state with iterations left resumes instead, e.g. after terminate(),
+        load_state_dict() (with the very batches an uninterrupted run would see,
+        if data has a len()) or when given a larger max_epochs or max_iters;
+        after interrupt(), the run carries on exactly where it paused.
+        """
+        state = self.state
+        if max_epochs is not None and max_iters is not None:
+            raise ValueError("expected max_epochs or max_iters, got both")
+        if _length(data) == 0:
+            raise ValueError(f"expected data with batches, got {data!r}")
+        # As in ignite, the limits given apply before it is decided whether the run
+        # resumes: a larger one extends a finished run.
+        for name, value in [("max_epochs", max_epochs), ("max_iters", max_iters)]:
+            if value is not None:
+                setattr(state, name, _checked_int(name, value, 1))
+        if epoch_length is not None:
+            _checked_int("epoch_length", epoch_length, 1)
+        if self._paused_run is None and not self._iterations_left():  # start over
+            state.iteration = state.epoch = 0
+            state.max_epochs = (max_epochs or 1) if max_iters is None else None
+            state.max_iters = max_iters
+            state.epoch_length = epoch_length or _length(data) or state.epoch_length
+        elif state.epoch_length is None:  # its first pass over the data was cut short
+            state.epoch_length = epoch_length or _length(data)
+        elif epoch_length not in (None, state.epoch_length):
+            expected = f"epoch_length={state.epoch_length}"
+            raise ValueError(f"expected {expected} to resume, got {epoch_length}")
+        if data is None and state.epoch_length is None:
+            raise ValueError("expected epoch_length when data is None, got None")
+
+        if self._paused_run is None:
+            state.dataloader = data
+            run = self._run(starts_new_epoch=self._stopped_early)
+        else:
+            run, self._paused_run = self._paused_run, None
+        for _pause in run:  # the run yields when it pauses: keep the rest for later
+            self._paused_run = run
+            break
+        return state
+
+    def _iterations_left(self):
+        """Whether the state has iterations left to run (a new State has none)."""
+        state = self.state
+        if state.max_iters is not None:
+            return state.iteration < state.max_iters
+        if state.max_epochs is None or state.epoch >= state.max_epochs:
+            return False
+        return state.iteration < state.max_epochs * (state.epoch_length or math.inf)
+
+    def _run(self, starts_new_epoch):
+        """The run, as a generator that yields where interrupt() pauses it."""
+        state = self.state
+        self.should_terminate = self.should_terminate_single_epoch = False
+        self.should_interrupt = self._stopped_early = False
+        # Iterations already run of the first epoch: > 0 when resuming mid-epoch.
+        iterations_in_epoch = 0 if starts_new_epoch else state.iteration
+        if state.epoch_length:
+            iterations_in_epoch %= state.epoch_length
+        state.times = {"EPOCH_COMPLETED": 0.0, "COMPLETED": 0.0}
+        run_started = time.perf_counter()
+        try:
+            try:
+                if self._fire(Events.STARTED):
+                    yield
+                while self._iterations_left() and not self.should_terminate:
+                    state.epoch += 1
+                    epoch_started = time.perf_counter()
+                    if self._fire(Events.EPOCH_STARTED):
+                        yield
+                    if self._data_iterator is None and state.dataloader is not None:
+                        self._data_iterator = self._first_pass(starts_new_epoch)
+                    yield from self._run_epoch(iterations_in_epoch)
+                    iterations_in_epoch = 0
+                    seconds = time.perf_counter() - epoch_started
+                    state.times["EPOCH_COMPLETED"] = seconds
+                    if self.should_terminate_single_epoch != "skip_epoch_completed":
+                        self._call_handlers(Events.EPOCH_COMPLETED)
+                    self.should_terminate_single_epoch = False
+                    if self.should_terminate:
+                        raise _StopRun
+                    if self.should_interrupt and self._pause():
+                        yield
+            except _StopRun:
+                self._stopped_early = True
+                self._call_handlers(Events.TERMINATE)
+            except _StopEpoch:
+                raise RuntimeError(
+                    "expected terminate_epoch() during an epoch's iterations, "
+                    "got it on STARTED or EPOCH_STARTED"
+                ) from None
+            state.times["COMPLETED"] = time.perf_counter() - run_started
+            if self.should_terminate != "skip_completed":
+                self._call_handlers(Events.COMPLETED)
+        except GeneratorExit:  # a paused run that is never resumed
+            raise
+        except BaseException as exception:
+            self._data_iterator, self._stopped_early = None, True
+            self._handle_exception(exception)
+        self._data_iterator = None
+
+    def _run_epoch(self, iterations_in_epoch):
+        """One epoch's iterations. An exception that EXCEPTION_RAISED handlers take
+        ends the epoch, and the run goes on (as in ignite)."""
+        state = self.state
+        try:
+            while (yield from self._fetch_batch(iterations_in_epoch)):
+                iterations_in_epoch += 1
+                state.iteration += 1
+                if self._fire(Events.ITERATION_STARTED):
+                    yield
+                state.output = self._process_function(self, state.batch)
+                if self._fire(Events.ITERATION_COMPLETED):
+                    yield
+                if iterations_in_epoch == state.epoch_length:
+                    break
+                if state.iteration == state.max_iters:
+                    self.should_terminate = True
+                    raise _StopRun
+        except _StopEpoch:
+            self._call_handlers(Events.TERMINATE_SINGLE_EPOCH, iterations_in_epoch)
+            if state.dataloader is not None:  # the next epoch starts the data afresh
+                self._data_iterator = self._start_pass(state.epoch + 1)
+        except _StopRun:
+            raise
+        except Exception as exception:
+            self._handle_exception(exception)
+
+    def _fetch_batch(self, iterations_in_epoch):
+        """Put the next batch in state.batch, or return False to end the epoch early:
+        the first pass over data without a len() ended (now epoch_length), or the
+        data gives nothing even when started again."""
+        state = self.state
+        state.batch = None
+        if state.dataloader is None:  # run(None, ...): no data, no GET_BATCH_* events
+            return True
+        if self._fire(Events.GET_BATCH_STARTED):
+            yield
+        batch = next(self._data_iterator, _DATA_RAN_OUT)
+        if batch is _DATA_RAN_OUT and state.epoch_length is None:
+            state.epoch_length = iterations_in_epoch
+            if state.max_iters is not None:
+                state.max_epochs = math.ceil(state.max_iters / iterations_in_epoch)
+            return False
+        if batch is _DATA_RAN_OUT:
+            if self._fire(Events.DATALOADER_STOP_ITERATION):
+                yield
+            self._data_iterator = self._start_pass(state.epoch)
+            batch = next(self._data_iterator, _DATA_RAN_OUT)
+        if batch is _DATA_RAN_OUT:
+            if self._iterations_left():
+                message = f"data ran out in epoch {state.epoch}; ending it early"
+                warnings.warn(message, stacklevel=2)
+            return False
+        state.batch, state.output = batch, None
+        if self._fire(Events.GET_BATCH_COMPLETED):
+            yield
+        return True
+
+    def _start_pass(self, epoch):
+        """iter(data), after data.set_epoch(epoch) if data has that method."""
+        data = self.state.dataloader
+        if hasattr(data, "set_epoch"):
+            data.set_epoch(epoch)
+        return iter(data)
+
+    def _first_pass(self, starts_new_epoch):
+        """The run's first iter(data): unless it starts a new epoch, where an
+        uninterrupted run would be at state.iteration. For data with a len(),
+        that is after set_epoch() with the epoch in which the current pass
+        began, and past the batches that pass has given."""
+        state = self.state
+        length = _length(state.dataloader)
+        used = state.iteration % length if length and not starts_new_epoch else 0
+        pass_began_in = (state.iteration - used) // (state.epoch_length or 1) + 1
+        batches = self._start_pass(state.epoch if starts_new_epoch else pass_began_in)
+        for _ in range(used):
+            next(batches, None)
+        return batches
+
+    def _handle_exception(self, exception):
+        if not self._handlers[Events.EXCEPTION_RAISED]:
+            raise exception
+        self._call_handlers(Events.EXCEPTION_RAISED, exception)
+
+
+_DATA_RAN_OUT = object()
 
 
 def _caller(handler, event, args, kwargs):
-    """Return ``call(engine, *event_args)`` running ``handler`` with its arguments,
-    as handler(engine, ...) if that fits, else as handler(engine, state, ...)."""
-    event_args = ("exception",) if event == Events.EXCEPTION_RAISED else ()
+    """Return ``call(engine, *event_args)`` that runs ``handler`` in the first form
+    its signature takes: with the engine first, without the engine, or in the
+    early-ignite form with the engine and its state."""
+    event_args = EVENT_ARGS.get(event, ())
+    # What follows the engine: stand-ins for the event's arguments, then args.
+    after_engine = (None,) * len(event_args) + args
     try:
         signature = inspect.signature(handler)
     except (TypeError, ValueError):  # some builtins have none; trust them
         signature = None
-    if signature is None or _binds(signature, 1 + len(event_args), args, kwargs):
+    if signature is None or _fits(signature, None, *after_engine, **kwargs):
         if not args and not kwargs:
             return handler
         return lambda engine, *event_args: handler(engine, *event_args, *args, **kwargs)
-    if _binds(signature, 2 + len(event_args), args, kwargs):
+    if _fits(signature, *after_engine, **kwargs):
+        return lambda engine, *event_args: handler(*event_args, *args, **kwargs)
+    # ---- Early-ignite compatibility: its one place in this file. ----
+    # The seed write-up's example has handlers(engine, state), as ignite's first
+    # release called them.
+    if _fits(signature, None, None, *after_engine, **kwargs):
         return lambda engine, *event_args: handler(
             engine, engine.state, *event_args, *args, **kwargs
         )
     name = getattr(handler, "__name__", repr(handler))
-    shown = repr(event)
-    if isinstance(event, Enum):
-        shown = f"{type(event).__name__}.{event.name}"
-    modern = ", ".join(("engine", *event_args, "*args"))
-    legacy = ", ".join(("engine", "state", *event_args, "*args"))
-    given = f"args={args!r}" + (f", kwargs={kwargs!r}" if kwargs else "")
+    event_text = f"Events.{event.name}" if isinstance(event, Events) else repr(event)
+    arguments = "".join(f"{argument}, " for argument in event_args) + "*args"
+    passed = f"args={args!r}" + (f", kwargs={kwargs!r}" if kwargs else "")
     raise TypeError(
-        f"handler {name}{signature} cannot be called for {shown}: "
-        f"expected handler({modern}) or handler({legacy}) with {given}"
+        f"handler {name}{signature} cannot be called for {event_text}: expected "
+        f"handler(engine, {arguments}), handler({arguments}) or "
+        f"handler(engine, state, {arguments}) with {passed}"
     )
 
 
-def _binds(signature, leading, args, kwargs):
+def _filtered(call, event_filter, attribute):
+    """``call``, run only on the occurrences ``event_filter(engine, count)`` selects;
+    the count is the State ``attribute``, or (None) how often the event fired."""
+    fired = 0
+
+    def filtered_call(engine, *event_args):
+        nonlocal fired
+        fired += 1
+        count = fired if attribute is None else getattr(engine.state, attribute)
+        if event_filter(engine, count):
+            call(engine, *event_args)
+
+    return filtered_call
+
+
+def _fits(signature, *args, **kwargs):
     try:
-        signature.bind(*(None,) * leading, *args, **kwargs)
+        signature.bind(*args, **kwargs)
         return True
     except TypeError:
         return False
+
+
+def _length(data):
+    """len(data), or None for data without one (iterators, iterable datasets)."""
+    try:
+        return len(data)
+    except TypeError:
+        return None
 
 
 def _as_list(value):

@@ -21,11 +21,13 @@ def create_supervised_trainer(
     optimizer,
     loss_fn,
     device=None,
-    non_blocking=False,
+    non_blocking=None,
     prepare_batch=prepare_batch,
     cuda=False,
     accumulation_steps=1,
     clip_grad_norm=None,
+    amp_dtype=None,
+    scaler=None,
 ):
     """An Engine that takes one optimizer step per `accumulation_steps` batches.
 
@@ -34,7 +36,8 @@ def create_supervised_trainer(
         optimizer: steps the model's parameters.
         loss_fn: loss_fn(model(x), y) -> scalar loss.
         device: where batches go (default: left where they are).
-        non_blocking: copy batches asynchronously.
+        non_blocking: copy batches asynchronously (default: when device is CUDA,
+            which pays off with pinned-memory batches).
         prepare_batch: prepare_batch(batch, device, non_blocking) -> (x, y).
         cuda: the original ignite spelling of device="cuda".
         accumulation_steps: add up the gradients of this many batches (each loss
@@ -42,6 +45,10 @@ def create_supervised_trainer(
             step of one batch accumulation_steps times larger.
         clip_grad_norm: if given, scale the gradients down so that their total
             L2 norm is at most this, before each optimizer step.
+        amp_dtype: run the forward pass under torch.autocast with this dtype
+            (torch.bfloat16 or torch.float16); None runs in float32.
+        scaler: a torch.amp.GradScaler, needed with float16 on CUDA so that
+            small gradients do not underflow (default: a disabled one).
 
     The optimizer steps after iterations whose number is a multiple of
     accumulation_steps and then clears the gradients, so between two steps the
@@ -51,17 +58,23 @@ def create_supervised_trainer(
     """
     if cuda:
         device = "cuda"
+    if non_blocking is None:
+        non_blocking = device is not None and torch.device(device).type == "cuda"
+    scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
 
     def update(engine, batch):
         x, y = prepare_batch(batch, device, non_blocking)
-        loss = loss_fn(model(x), y)
+        with torch.autocast(x.device.type, amp_dtype, enabled=amp_dtype is not None):
+            loss = loss_fn(model(x), y)
         # Dividing by 1 would still cost an autograd node, ~10 us a step.
         scaled = loss / accumulation_steps if accumulation_steps > 1 else loss
-        scaled.backward()
+        scaler.scale(scaled).backward()
         if engine.state.iteration % accumulation_steps == 0:
+            scaler.unscale_(optimizer)  # clip the true gradients, not scaled ones
             if clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-            optimizer.step()
+            scaler.step(optimizer)  # skipped when the fp16 gradients overflowed
+            scaler.update()
             optimizer.zero_grad(set_to_none=True)
         return loss.detach()
 
@@ -75,7 +88,7 @@ def create_supervised_evaluator(
     model,
     metrics=None,
     device=None,
-    non_blocking=False,
+    non_blocking=None,
     prepare_batch=prepare_batch,
     cuda=False,
 ):
@@ -88,6 +101,8 @@ def create_supervised_evaluator(
     """
     if cuda:
         device = "cuda"
+    if non_blocking is None:
+        non_blocking = device is not None and torch.device(device).type == "cuda"
 
     @torch.inference_mode()
     def evaluate(engine, batch):

@@ -2,114 +2,76 @@
 
     python -m mytrainer.train --data-dir data
     python -m mytrainer.train --dataset fashion-mnist --epochs 5
+    torchrun --nproc_per_node=2 -m mytrainer.train --data-dir data
 
-Progress goes to stdout. <output-dir> (default runs/) receives
-    metrics.jsonl          the per-epoch metric history, one JSON object per line
+The device, mixed precision and the number of processes are decided here, when the
+program runs: a GPU is used when present (--device chooses), and under torchrun
+every process trains its share of each batch. Progress goes to stdout, the metric
+history to <output-dir>/metrics.jsonl (see README.md for the other files).
 """
 
-import argparse
-import json
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim import AdamW
-from torch.optim.lr_scheduler import OneCycleLR
+from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, StepLR
 
-from .data import DATASETS, NUM_CLASSES, DatasetNotFound, get_data_loaders
+from .config import parse_args
+from .data import NUM_CLASSES, DatasetNotFound, get_data_loaders
+from .distributed import (
+    broadcast_buffers,
+    cleanup,
+    get_rank,
+    get_world_size,
+    is_main_process,
+    setup,
+    sum_over_processes,
+)
 from .engine import Events
+from .evaluation import validation_metrics
 from .handlers import NonFiniteLoss, stop_on_non_finite_loss
-from .metrics import Accuracy, Loss, RunningAverage
+from .history import History
+from .metrics import RunningAverage
 from .model import Net
 from .supervised import create_supervised_evaluator, create_supervised_trainer
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Train a CNN on MNIST or Fashion-MNIST.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--data-dir", default="data", help="dataset root folder")
-    parser.add_argument(
-        "--dataset", choices=sorted(DATASETS), default="mnist", help="what to train on"
-    )
-    parser.add_argument("--epochs", type=int, default=1, help="passes to train")
-    parser.add_argument(
-        "--epoch-length",
-        type=int,
-        help="iterations per epoch (default: one pass over the training set); "
-        "a few make a quick smoke test",
-    )
-    parser.add_argument("--batch-size", type=int, default=128, help="training batch")
-    parser.add_argument("--eval-batch-size", type=int, default=500, help="eval batch")
-    parser.add_argument("--lr", type=float, default=0.01, help="peak learning rate")
-    parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's")
-    parser.add_argument(
-        "--accumulate",
-        type=int,
-        default=1,
-        help="batches whose gradients are summed before each optimizer step",
-    )
-    parser.add_argument(
-        "--clip-grad-norm",
-        type=float,
-        help="clip the gradients' total L2 norm to this (default: no clipping)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="for a repeatable run")
-    parser.add_argument(
-        "--device",
-        default="cpu",
-        help="torch device to train on",
-    )
-    parser.add_argument(
-        "--channels-last",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="NHWC activations, which CPU and cuDNN convolutions run faster",
-    )
-    parser.add_argument(
-        "--compile",
-        action="store_true",
-        help="torch.compile the training step's model: pays off on GPUs over long "
-        "runs; the first steps wait tens of seconds for the compiler",
-    )
-    parser.add_argument(
-        "--loader",
-        choices=["tensor", "classic"],
-        default="tensor",
-        help="tensor: in-memory batches (fast); classic: Dataset + DataLoader",
-    )
-    parser.add_argument(
-        "--log-interval",
-        type=int,
-        default=20,
-        help="iterations between loss lines",
-    )
-    parser.add_argument(
-        "--output-dir", type=Path, default=Path("runs"), help="where results go"
-    )
-    args = parser.parse_args(argv)
-    if args.accumulate < 1:
-        parser.error(f"--accumulate must be at least 1, got {args.accumulate}")
-    return args
+def make_scheduler(args, optimizer, steps):
+    """The learning rate schedule and the event it steps on (None: constant)."""
+    if args.scheduler == "onecycle":
+        # Warm-up then annealing over the whole run: high accuracy in few epochs.
+        schedule = OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
+        return schedule, Events.ITERATION_COMPLETED(every=args.accumulate)
+    if args.scheduler == "cosine":
+        schedule = CosineAnnealingLR(optimizer, T_max=steps)
+        return schedule, Events.ITERATION_COMPLETED(every=args.accumulate)
+    if args.scheduler == "step":
+        schedule = StepLR(optimizer, step_size=args.lr_step_epochs, gamma=args.lr_gamma)
+        return schedule, Events.EPOCH_COMPLETED
+    return None, None
 
 
-def as_json(value):
-    # Metrics are floats or tensors (per-class scores, confusion matrices).
-    return value.tolist() if isinstance(value, torch.Tensor) else value
+def autocast_dtype(device, amp):
+    """The dtype to autocast to, or None for float32 ("auto": on CUDA devices only).
+
+    CPUs without bfloat16 units run autocast slower than float32; GPUs without
+    bfloat16 get float16, whose loss needs scaling.
+    """
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return None
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
 
 
 def main(argv=None):
     args = parse_args(argv)
-    torch.manual_seed(args.seed)
-    device = torch.device(args.device)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    history_path = args.output_dir / "metrics.jsonl"
-    history_path.write_text("")
-
+    device = setup(args.device, args.backend)  # joins torchrun's processes, if any
+    torch.manual_seed(args.seed)  # the same on every process: one initial model
     try:
-        train_loader, test_loader = get_data_loaders(
+        train_loader, val_loader = get_data_loaders(
             args.dataset,
             args.data_dir,
             args.batch_size,
@@ -121,22 +83,28 @@ def main(argv=None):
     except DatasetNotFound as error:
         raise SystemExit(f"error: {error}") from None
     epoch_length = args.epoch_length or len(train_loader)
+
     model = Net(NUM_CLASSES).to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    # fused: one kernel updates every parameter; a loop over them cost 1 ms a CPU step.
+    # DDP starts every process from rank 0's weights and averages the gradients
+    # in backward; evaluating and saving use `model` itself.
+    stepped = DistributedDataParallel(model) if get_world_size() > 1 else model
+    if args.compile:
+        stepped = torch.compile(stepped)
+    # From here on each process draws its own random numbers (dropout and such).
+    torch.manual_seed(args.seed + get_rank())
+    # fused: one kernel updates every parameter; a loop cost 1 ms a CPU step.
     optimizer = AdamW(
         model.parameters(), lr=args.lr, weight_decay=args.weight_decay, fused=True
     )
-    # One cycle of warm-up then annealing, stepped per optimizer step: reaches high
-    # accuracy in few epochs without tuning a decay schedule.
-    scheduler = OneCycleLR(
-        optimizer,
-        max_lr=args.lr,
-        total_steps=args.epochs * epoch_length // args.accumulate,
+    scheduler, scheduler_event = make_scheduler(
+        args, optimizer, steps=args.epochs * epoch_length // args.accumulate
     )
-    # Compile only the training step; `model` stays the module to evaluate and save.
-    stepped = torch.compile(model) if args.compile else model
+    amp_dtype = autocast_dtype(device, args.amp)
+    # float16 needs its loss scaled so that small gradients do not underflow.
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+
     trainer = create_supervised_trainer(
         stepped,
         optimizer,
@@ -144,62 +112,93 @@ def main(argv=None):
         device=device,
         accumulation_steps=args.accumulate,
         clip_grad_norm=args.clip_grad_norm,
+        amp_dtype=amp_dtype,
+        scaler=scaler,
     )
     evaluator = create_supervised_evaluator(
-        model,
-        metrics={
-            "accuracy": Accuracy(),
-            "nll": Loss(F.nll_loss),
-        },
-        device=device,
+        model, metrics=validation_metrics(NUM_CLASSES, F.nll_loss), device=device
     )
     RunningAverage().attach(trainer, "loss")
+    # First at the end of every iteration, so that no later handler (a checkpoint)
+    # ever sees the weights that a non-finite loss produced.
     trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_on_non_finite_loss)
-    trainer.add_event_handler(
-        Events.ITERATION_COMPLETED(every=args.accumulate), lambda _: scheduler.step()
-    )
+    if scheduler_event is not None:
+        trainer.add_event_handler(scheduler_event, lambda _: scheduler.step())
+    history = History(args.output_dir / "metrics.jsonl")
 
     @trainer.on(Events.EPOCH_STARTED)
     def start_clock(engine):
         engine.state.epoch_start = time.perf_counter()
 
-    def step_in_epoch(engine):
-        return (engine.state.iteration - 1) % engine.state.epoch_length + 1
-
     def at_log_interval(engine, _):
         return step_in_epoch(engine) % args.log_interval == 0
 
-    @trainer.on(Events.ITERATION_COMPLETED(event_filter=at_log_interval))
-    def log_progress(engine):
+    def log_loss(engine):
+        # The main process's running average over its own batches.
         loss = float(engine.state.metrics["loss"])
         print(
             f"epoch {engine.state.epoch} "
             f"[{step_in_epoch(engine)}/{engine.state.epoch_length}] loss {loss:.4f}"
         )
 
-    @trainer.on(Events.EPOCH_COMPLETED)
-    def validate(engine):
-        seconds = time.perf_counter() - engine.state.epoch_start
-        metrics = evaluator.run(test_loader).metrics
-        record = {
-            "epoch": engine.state.epoch,
-            "train_loss": float(engine.state.metrics["loss"]),
-            "seconds": round(seconds, 3),
-            **{name: as_json(value) for name, value in metrics.items()},
-        }
-        with history_path.open("a") as history:
-            history.write(json.dumps(record) + "\n")
-        scalars = "  ".join(
-            f"{name} {value:.4f}"
-            for name, value in record.items()
-            if isinstance(value, float) and name != "seconds"
+    if is_main_process():
+        trainer.add_event_handler(
+            Events.ITERATION_COMPLETED(event_filter=at_log_interval), log_loss
         )
-        print(f"epoch {engine.state.epoch} validation: {scalars}  ({seconds:.1f}s)")
+
+    def validate(engine):
+        """Evaluate the model and return the epoch's record, the same on every
+        process: each evaluates its share and the metrics sum over all."""
+        seconds = time.perf_counter() - engine.state.epoch_start
+        broadcast_buffers(model)  # every process evaluates rank 0's model
+        metrics = evaluator.run(val_loader).metrics
+        train_loss = sum_over_processes([engine.state.metrics["loss"]])[0]
+        return {
+            "epoch": engine.state.epoch,
+            "train_loss": float(train_loss) / get_world_size(),
+            "seconds": round(seconds, 3),
+            **metrics,
+        }
+
+    # What runs after validation, in this order; each takes (engine, record).
+    after_validation = []
+
+    @trainer.on(Events.EPOCH_COMPLETED)
+    def end_epoch(engine):
+        record = validate(engine)
+        if is_main_process():
+            history.append(record)
+            print_record(record)
+        for handler in after_validation:
+            handler(engine, record)
+
+    @trainer.on(Events.COMPLETED)
+    def report_best(_):
+        best = history.best(args.monitor, args.monitor_mode)
+        if best is not None and is_main_process():
+            print(
+                f"best {args.monitor} {best[args.monitor]:.4f} at epoch {best['epoch']}"
+            )
 
     try:
         trainer.run(train_loader, max_epochs=args.epochs, epoch_length=epoch_length)
     except NonFiniteLoss as error:
         raise SystemExit(f"error: {error}") from None
+    finally:
+        cleanup()
+
+
+def step_in_epoch(engine):
+    return (engine.state.iteration - 1) % engine.state.epoch_length + 1
+
+
+def print_record(record):
+    scalars = "  ".join(
+        f"{name} {value:.4f}"
+        for name, value in record.items()
+        if isinstance(value, float) and name != "seconds"
+    )
+    print(f"epoch {record['epoch']} validation: {scalars}  ({record['seconds']:.1f}s)")
 
 
 if __name__ == "__main__":

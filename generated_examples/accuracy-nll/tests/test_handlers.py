@@ -1,3 +1,5 @@
+"""The training step's options and the NaN guard."""
+
 import math
 
 import pytest
@@ -39,7 +41,7 @@ def test_accumulating_four_batches_of_8_steps_like_one_batch_of_32():
     train(accumulated, small, accumulation_steps=4)
     train(single, large)
 
-    for a, b in zip(accumulated.parameters(), single.parameters()):
+    for a, b in zip(accumulated.parameters(), single.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
     assert all(p.grad is None for p in accumulated.parameters())
 
@@ -51,7 +53,8 @@ def test_clipping_bounds_the_gradient_norm_of_each_step():
     # SGD moves the parameters by lr * gradient: the step's norm bounds the gradient's.
     train(model, batches(1, 32), clip_grad_norm=0.01)
 
-    step = torch.cat([(a - p).flatten() for a, p in zip(before, model.parameters())])
+    moved = zip(before, model.parameters(), strict=True)
+    step = torch.cat([(a - p).flatten() for a, p in moved])
     assert 0 < step.norm() <= 0.5 * 0.01 * (1 + 1e-5)
 
 

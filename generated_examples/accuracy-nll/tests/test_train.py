@@ -2,7 +2,7 @@ import torch
 import torch.nn.functional as F
 
 from mytrainer.data import TensorLoader
-from mytrainer.metrics import Accuracy
+from mytrainer.metrics import Metric
 from mytrainer.model import Net
 from mytrainer.supervised import (
     create_supervised_evaluator,
@@ -29,17 +29,36 @@ def test_one_training_step_changes_the_weights_and_reports_the_loss():
 
     assert state.iteration == 1
     assert torch.isfinite(state.output) and state.output > 0
-    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    after = model.parameters()
+    assert all(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
 
 
-def test_evaluator_reports_metrics_and_restores_training_mode():
+class ModeSeen(Metric):
+    """Records whether the model was in training mode at each evaluated batch."""
+
+    accumulators = ()
+
+    def __init__(self, model):
+        self.model = model
+        super().__init__()
+
+    def reset(self):
+        self.modes = []
+
+    def update(self, output):
+        self.modes.append(self.model.training)
+
+    def compute(self):
+        return self.modes
+
+
+def test_evaluator_runs_in_eval_mode_and_restores_training_mode():
     model = Net().train()
-    metric = Accuracy()
-    evaluator = create_supervised_evaluator(model, metrics={"accuracy": metric})
+    evaluator = create_supervised_evaluator(model, metrics={"modes": ModeSeen(model)})
 
     metrics = evaluator.run(fake_batches(2)).metrics
 
-    assert set(metrics) == {"accuracy"}
+    assert metrics["modes"] == [False, False]
     assert model.training
 
 

@@ -106,6 +106,30 @@ class Checkpointer:
         for path in self._best_first()[self.keep_best :]:
             path.unlink()
 
+    def start(self, where, trainer):
+        """Resume from `where` (a path, or "last"), or, with where=None, make sure
+        this folder holds no earlier run to mix with. Returns the path resumed from.
+        """
+        if where:
+            return self.resume(where, trainer)
+        if self.files():
+            raise CheckpointError(
+                f"{self.directory} holds checkpoints of an earlier run; continue it "
+                "with --resume last or choose another --output-dir"
+            )
+        return None
+
+    @staticmethod
+    def mid_epoch(every):
+        """An event filter for iterations that are multiples of `every`, except an
+        epoch's last: that one is checkpointed after validation."""
+
+        def selects(engine, iteration):
+            epoch_length = engine.state.epoch_length
+            return iteration % every == 0 and iteration % epoch_length != 0
+
+        return selects
+
     def epoch_completed(self, engine, record):
         self.save(engine)
         self.save_best(engine, record[self.score_name])

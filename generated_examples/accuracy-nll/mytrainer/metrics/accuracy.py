@@ -18,6 +18,7 @@ class Accuracy(Metric):
     """
 
     accumulators = ("num_correct", "num_examples")
+    higher_is_better = True
 
     def __init__(
         self,

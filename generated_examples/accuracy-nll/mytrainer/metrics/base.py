@@ -5,6 +5,7 @@ from typing import Any
 
 import torch
 
+from ..distributed import sum_over_processes
 from ..engine import Events
 
 
@@ -24,6 +25,9 @@ class Metric:
     # zeroes them, and anything that must treat the whole state alike (such as
     # summing it across processes) loops over this one list.
     accumulators: tuple[str, ...] = ()
+    # Whether a higher value is better: True, False, or None for a value that is
+    # not one number to rank by (a confusion matrix, per-class scores).
+    higher_is_better: bool | None = None
 
     def __init__(
         self,
@@ -58,6 +62,19 @@ class Metric:
             )
         setattr(self, name, total + batch_sum)
 
+    def sync(self) -> None:
+        """Replace this process's sums by the sums over all processes of the run.
+
+        Every accumulator is a sum over examples, so the processes' sums add up to
+        the sums over all the data, and `compute` then gives every process the
+        value one process would get from all of it. A metric whose state is not a
+        sum (a maximum, say) overrides this. Call it once, after the last update;
+        `attach` does.
+        """
+        totals = sum_over_processes([getattr(self, name) for name in self.accumulators])
+        for name, total in zip(self.accumulators, totals, strict=True):
+            setattr(self, name, total)
+
     def require_examples(self) -> None:
         # Every subclass counts its examples in `num_examples`.
         if self.num_examples == 0:
@@ -83,4 +100,5 @@ class Metric:
         self.update(self.output_transform(engine.state.output))
 
     def _completed(self, engine, name: str) -> None:
+        self.sync()
         engine.state.metrics[name] = self.compute()

@@ -17,6 +17,7 @@ class Loss(Metric):
     """
 
     accumulators = ("loss_sum", "num_examples")
+    higher_is_better = False
 
     def __init__(
         self,

@@ -1,0 +1,26 @@
+"""Handlers: behaviour attached to the trainer's events, one concern per module."""
+
+from .checkpoint import (
+    AccumulatedGradients,
+    Checkpointer,
+    CheckpointError,
+    RandomStates,
+)
+from .early_stopping import EarlyStopping
+from .nan_guard import NonFiniteLoss, stop_on_non_finite_loss
+from .plot import plot_history
+from .progress import ProgressBar
+from .tensorboard_logger import TensorBoardLogger
+
+__all__ = [
+    "AccumulatedGradients",
+    "Checkpointer",
+    "CheckpointError",
+    "EarlyStopping",
+    "NonFiniteLoss",
+    "ProgressBar",
+    "RandomStates",
+    "TensorBoardLogger",
+    "plot_history",
+    "stop_on_non_finite_loss",
+]

@@ -1,0 +1,222 @@
+"""Checkpoints: save everything a run needs to continue exactly, and load it back.
+
+A checkpoint holds the state_dict() of every object given to Checkpointer (model,
+optimizer, scheduler, trainer, ...; one given as None, such as the scheduler of a
+constant learning rate, is left out). Together with the seeded per-epoch order
+of the data loaders this makes a resumed run take exactly the steps the
+uninterrupted run would have taken. Files are written to a temporary name and
+renamed, so a crash never leaves a half-written checkpoint under a real name.
+"""
+
+import os
+import random
+import re
+
+import torch
+
+# checkpoint-00000630.pt (the last ones) and best-00000630-accuracy=0.9812.pt
+CHECKPOINT_NAME = re.compile(r"(checkpoint|best)-(\d+)(?:-.+=(.+))?\.pt")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable or does not fit the training objects."""
+
+
+class RandomStates:
+    """The state_dict of every random number generator a run may draw from."""
+
+    def state_dict(self):
+        return {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all(),
+            "python": random.getstate(),
+        }
+
+    def load_state_dict(self, state):
+        torch.set_rng_state(state["torch"])
+        torch.cuda.set_rng_state_all(state["cuda"])
+        random.setstate(state["python"])
+
+
+class AccumulatedGradients:
+    """The gradients summed so far while accumulating batches (none between steps)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def state_dict(self):
+        return {
+            name: parameter.grad
+            for name, parameter in self.model.named_parameters()
+            if parameter.grad is not None
+        }
+
+    def load_state_dict(self, state):
+        for name, parameter in self.model.named_parameters():
+            grad = state.get(name)
+            parameter.grad = None if grad is None else grad.to(parameter.device)
+
+
+class Checkpointer:
+    """Writes checkpoints to a folder, keeping the last `keep_last` and the best
+    `keep_best` by a score.
+
+    save(engine) writes checkpoint-<iteration>.pt; save_best(engine, score) writes
+    best-<iteration>-<score_name>=<score>.pt when the score is among the best
+    `keep_best` so far (higher is better with mode="max", lower with "min").
+    epoch_completed(engine, record) does both with the score record[score_name].
+    """
+
+    def __init__(
+        self,
+        directory,
+        objects,
+        keep_last=2,
+        keep_best=0,
+        score_name="score",
+        mode="max",
+    ):
+        if mode not in ("max", "min"):
+            raise ValueError(f"expected mode 'max' or 'min', got {mode!r}")
+        self.directory = directory
+        self.objects = {
+            key: value for key, value in objects.items() if value is not None
+        }
+        self.keep_last = keep_last
+        self.keep_best = keep_best
+        self.score_name = score_name
+        self.mode = mode
+
+    def save(self, engine):
+        self._write(f"checkpoint-{engine.state.iteration:08d}.pt")
+        for path in self.files("checkpoint")[: -self.keep_last or None]:
+            path.unlink()
+
+    def save_best(self, engine, score):
+        if not self.keep_best:
+            return
+        score = float(score)
+        kept = self._best_first()
+        if len(kept) >= self.keep_best and self._key(score) <= self._key(
+            _score(kept[-1])
+        ):
+            return  # no better than the worst one kept
+        name = f"best-{engine.state.iteration:08d}-{self.score_name}={score:.6g}.pt"
+        self._write(name)
+        for path in self._best_first()[self.keep_best :]:
+            path.unlink()
+
+    def start(self, where, trainer):
+        """Resume from `where` (a path, or "last"), or, with where=None, make sure
+        this folder holds no earlier run to mix with. Returns the path resumed from.
+        """
+        if where:
+            return self.resume(where, trainer)
+        if self.files():
+            raise CheckpointError(
+                f"{self.directory} holds checkpoints of an earlier run; continue it "
+                "with --resume last or choose another --output-dir"
+            )
+        return None
+
+    @staticmethod
+    def mid_epoch(every):
+        """An event filter for iterations that are multiples of `every`, except an
+        epoch's last: that one is checkpointed after validation."""
+
+        def selects(engine, iteration):
+            epoch_length = engine.state.epoch_length
+            return iteration % every == 0 and iteration % epoch_length != 0
+
+        return selects
+
+    def epoch_completed(self, engine, record):
+        self.save(engine)
+        self.save_best(engine, record[self.score_name])
+
+    def files(self, kind=None):
+        """This folder's checkpoint files (of one kind), oldest first."""
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for path in self.directory.iterdir():
+            match = CHECKPOINT_NAME.fullmatch(path.name)
+            if match and kind in (None, match[1]):
+                found.append((int(match[2]), path))
+        return [path for _, path in sorted(found)]
+
+    def resume(self, where, trainer):
+        """Load the checkpoint at path `where`, or with where="last" the newest
+        readable one in the folder; returns the path loaded.
+
+        This folder's checkpoints from after the one loaded are deleted: the
+        resumed trainer writes them again.
+        """
+        if where == "last":
+            path = self._load_newest()
+        else:
+            path = load_checkpoint(where, self.objects)
+        for later in self.files():
+            if _iteration(later) > trainer.state.iteration:
+                later.unlink()
+        return path
+
+    def _load_newest(self):
+        for path in reversed(self.files()):
+            try:
+                return load_checkpoint(path, self.objects)
+            except CheckpointError as error:
+                print(f"warning: {error}; trying the one before")
+        raise CheckpointError(f"no readable checkpoint in {self.directory}")
+
+    def _key(self, score):
+        return score if self.mode == "max" else -score  # higher is better
+
+    def _best_first(self):
+        best = self.files("best")
+        return sorted(best, key=lambda p: self._key(_score(p)), reverse=True)
+
+    def _write(self, name):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        state = {key: value.state_dict() for key, value in self.objects.items()}
+        path = self.directory / name
+        temporary = path.with_name(name + ".tmp")
+        with open(temporary, "wb") as file:
+            torch.save(state, file)
+            file.flush()
+            os.fsync(file.fileno())  # on disk before the rename makes it visible
+        os.replace(temporary, path)
+
+
+def load_checkpoint(path, objects):
+    """Restore each object's state_dict from the checkpoint file at `path`."""
+    try:
+        # weights_only: unpickle tensors and plain containers only, never code.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} does not exist") from None
+    except Exception as error:
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or corrupt?): {error}"
+        ) from None
+    missing = sorted(set(objects) - set(state))
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}")
+    try:
+        for key, value in objects.items():
+            value.load_state_dict(state[key])
+    except (RuntimeError, ValueError, KeyError) as error:
+        # Another model's weights, or another optimizer's or schedule's state.
+        reason = str(error).strip().splitlines()[0]
+        raise CheckpointError(
+            f"{path} does not fit this run's {key}: {reason}"
+        ) from None
+    return path
+
+
+def _iteration(path):
+    return int(CHECKPOINT_NAME.fullmatch(path.name)[2])
+
+
+def _score(path):
+    return float(CHECKPOINT_NAME.fullmatch(path.name)[3])

@@ -1,0 +1,31 @@
+"""A PNG of the training curves: the loss and each metric, per epoch."""
+
+import json
+
+from matplotlib.figure import Figure
+
+
+def plot_history(history_path, image_path):
+    """Plot every numeric column of a metrics.jsonl file against its epoch.
+
+    One panel per column (train_loss, accuracy, ...); the time column is left out.
+    Uses matplotlib's Figure directly: no GUI backend and no global pyplot state.
+    """
+    rows = [json.loads(line) for line in history_path.read_text().splitlines()]
+    if not rows:
+        return None  # no epoch finished: nothing to draw
+    epochs = [row["epoch"] for row in rows]
+    names = [
+        name
+        for name, value in rows[0].items()
+        if isinstance(value, float) and name != "seconds"
+    ]
+    figure = Figure(figsize=(4 * len(names), 3.2), layout="constrained")
+    for index, name in enumerate(names):
+        axes = figure.add_subplot(1, len(names), index + 1)
+        axes.plot(epochs, [row[name] for row in rows], marker="o")
+        axes.set_title(name)
+        axes.set_xlabel("epoch")
+        axes.grid(alpha=0.3)
+    figure.savefig(image_path, dpi=100)
+    return image_path

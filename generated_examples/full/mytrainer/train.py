@@ -1,0 +1,257 @@
+"""Train the network and evaluate it after every epoch.
+
+    python -m mytrainer.train --data-dir data
+    python -m mytrainer.train --dataset fashion-mnist --epochs 5
+    torchrun --nproc_per_node=2 -m mytrainer.train --data-dir data
+
+The device, mixed precision and the number of processes are decided here, when the
+program runs: a GPU is used when present (--device chooses), and under torchrun
+every process trains its share of each batch. Progress goes to stdout, the metric
+history to <output-dir>/metrics.jsonl (see README.md for the other files).
+"""
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim import AdamW
+from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, StepLR
+
+from .config import parse_args
+from .data import NUM_CLASSES, DatasetNotFound, get_data_loaders
+from .distributed import (
+    broadcast_buffers,
+    cleanup,
+    get_rank,
+    get_world_size,
+    is_main_process,
+    setup,
+    sum_over_processes,
+)
+from .engine import Events
+from .evaluation import validation_metrics
+from .handlers import (
+    AccumulatedGradients,
+    Checkpointer,
+    CheckpointError,
+    EarlyStopping,
+    NonFiniteLoss,
+    ProgressBar,
+    RandomStates,
+    TensorBoardLogger,
+    plot_history,
+    stop_on_non_finite_loss,
+)
+from .history import History
+from .metrics import RunningAverage
+from .model import Net
+from .supervised import create_supervised_evaluator, create_supervised_trainer
+
+
+def make_scheduler(args, optimizer, steps):
+    """The learning rate schedule and the event it steps on (None: constant)."""
+    if args.scheduler == "onecycle":
+        # Warm-up then annealing over the whole run: high accuracy in few epochs.
+        schedule = OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
+        return schedule, Events.ITERATION_COMPLETED(every=args.accumulate)
+    if args.scheduler == "cosine":
+        schedule = CosineAnnealingLR(optimizer, T_max=steps)
+        return schedule, Events.ITERATION_COMPLETED(every=args.accumulate)
+    if args.scheduler == "step":
+        schedule = StepLR(optimizer, step_size=args.lr_step_epochs, gamma=args.lr_gamma)
+        return schedule, Events.EPOCH_COMPLETED
+    return None, None
+
+
+def autocast_dtype(device, amp):
+    """The dtype to autocast to, or None for float32 ("auto": on CUDA devices only).
+
+    CPUs without bfloat16 units run autocast slower than float32; GPUs without
+    bfloat16 get float16, whose loss needs scaling.
+    """
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return None
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = setup(args.device, args.backend)  # joins torchrun's processes, if any
+    torch.manual_seed(args.seed)  # the same on every process: one initial model
+    try:
+        train_loader, val_loader = get_data_loaders(
+            args.dataset,
+            args.data_dir,
+            args.batch_size,
+            args.eval_batch_size,
+            seed=args.seed,
+            device=device,
+            loader=args.loader,
+        )
+    except DatasetNotFound as error:
+        raise SystemExit(f"error: {error}") from None
+    epoch_length = args.epoch_length or len(train_loader)
+
+    model = Net(NUM_CLASSES).to(device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    # DDP starts every process from rank 0's weights and averages the gradients
+    # in backward; evaluating and saving use `model` itself.
+    stepped = DistributedDataParallel(model) if get_world_size() > 1 else model
+    if args.compile:
+        stepped = torch.compile(stepped)
+    # From here on each process draws its own random numbers (dropout and such).
+    torch.manual_seed(args.seed + get_rank())
+    # fused: one kernel updates every parameter; a loop cost 1 ms a CPU step.
+    optimizer = AdamW(
+        model.parameters(), lr=args.lr, weight_decay=args.weight_decay, fused=True
+    )
+    scheduler, scheduler_event = make_scheduler(
+        args, optimizer, steps=args.epochs * epoch_length // args.accumulate
+    )
+    amp_dtype = autocast_dtype(device, args.amp)
+    # float16 needs its loss scaled so that small gradients do not underflow.
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+
+    trainer = create_supervised_trainer(
+        stepped,
+        optimizer,
+        F.nll_loss,
+        device=device,
+        accumulation_steps=args.accumulate,
+        clip_grad_norm=args.clip_grad_norm,
+        amp_dtype=amp_dtype,
+        scaler=scaler,
+    )
+    evaluator = create_supervised_evaluator(
+        model, metrics=validation_metrics(NUM_CLASSES, F.nll_loss), device=device
+    )
+    RunningAverage().attach(trainer, "loss")
+    # First at the end of every iteration, so that no later handler (a checkpoint)
+    # ever sees the weights that a non-finite loss produced.
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_on_non_finite_loss)
+    if scheduler_event is not None:
+        trainer.add_event_handler(scheduler_event, lambda _: scheduler.step())
+    history = History(args.output_dir / "metrics.jsonl")
+
+    @trainer.on(Events.EPOCH_STARTED)
+    def start_clock(engine):
+        engine.state.epoch_start = time.perf_counter()
+
+    if is_main_process():
+        ProgressBar().attach(trainer)
+
+    def validate(engine):
+        """Evaluate the model and return the epoch's record, the same on every
+        process: each evaluates its share and the metrics sum over all."""
+        seconds = time.perf_counter() - engine.state.epoch_start
+        broadcast_buffers(model)  # every process evaluates rank 0's model
+        metrics = evaluator.run(val_loader).metrics
+        train_loss = sum_over_processes([engine.state.metrics["loss"]])[0]
+        return {
+            "epoch": engine.state.epoch,
+            "train_loss": float(train_loss) / get_world_size(),
+            "seconds": round(seconds, 3),
+            **metrics,
+        }
+
+    # What runs after validation, in this order; each takes (engine, record).
+    after_validation = []
+
+    checkpointer = Checkpointer(
+        args.output_dir / "checkpoints",
+        {
+            "model": model,
+            "optimizer": optimizer,
+            "scheduler": scheduler,
+            "scaler": scaler,
+            "trainer": trainer,
+            "gradients": AccumulatedGradients(model),
+            "random_states": RandomStates(),
+        },
+        keep_last=args.keep_last,
+        keep_best=args.keep_best,
+        score_name=args.monitor,
+        mode=args.monitor_mode,
+    )
+    if is_main_process():  # the others train alongside it
+        after_validation.append(checkpointer.epoch_completed)
+        if args.checkpoint_every:
+            mid_epoch = checkpointer.mid_epoch(args.checkpoint_every)
+            trainer.add_event_handler(
+                Events.ITERATION_COMPLETED(event_filter=mid_epoch), checkpointer.save
+            )
+    try:
+        resumed_from = checkpointer.start(args.resume, trainer)
+    except CheckpointError as error:
+        raise SystemExit(f"error: {error}") from None
+    if resumed_from and is_main_process():
+        print(f"resumed from {resumed_from} at iteration {trainer.state.iteration}")
+    if trainer.state.iteration >= args.epochs * epoch_length:
+        raise SystemExit(f"error: that run already trained {args.epochs} epoch(s)")
+    # A killed run may have logged epochs after its checkpoint: they run again.
+    history.keep_until(trainer.state.iteration // epoch_length)
+
+    early_stopping = EarlyStopping(
+        args.patience, args.monitor, min_delta=args.min_delta, mode=args.monitor_mode
+    )
+    for record in history.rows:  # the epochs a resumed run has behind it
+        early_stopping.update(record)
+    after_validation.append(early_stopping.epoch_completed)
+
+    if is_main_process():
+        tensorboard = TensorBoardLogger(
+            args.output_dir / "tensorboard", optimizer, every=args.log_interval
+        )
+        tensorboard.attach(trainer)
+        after_validation.append(tensorboard.epoch_completed)
+
+    @trainer.on(Events.EPOCH_COMPLETED)
+    def end_epoch(engine):
+        record = validate(engine)
+        if is_main_process():
+            history.append(record)
+            print_record(record)
+        for handler in after_validation:
+            handler(engine, record)
+
+    @trainer.on(Events.COMPLETED)
+    def report_best(_):
+        best = history.best(args.monitor, args.monitor_mode)
+        if best is not None and is_main_process():
+            print(
+                f"best {args.monitor} {best[args.monitor]:.4f} at epoch {best['epoch']}"
+            )
+
+    @trainer.on(Events.COMPLETED)
+    def plot(_):
+        if is_main_process():
+            image = plot_history(history.path, args.output_dir / "training_curves.png")
+            print(f"training curves: {image}")
+
+    try:
+        trainer.run(train_loader, max_epochs=args.epochs, epoch_length=epoch_length)
+    except NonFiniteLoss as error:
+        raise SystemExit(f"error: {error}") from None
+    finally:
+        cleanup()
+
+
+def step_in_epoch(engine):
+    return (engine.state.iteration - 1) % engine.state.epoch_length + 1
+
+
+def print_record(record):
+    scalars = "  ".join(
+        f"{name} {value:.4f}"
+        for name, value in record.items()
+        if isinstance(value, float) and name != "seconds"
+    )
+    print(f"epoch {record['epoch']} validation: {scalars}  ({record['seconds']:.1f}s)")
+
+
+if __name__ == "__main__":
+    main()

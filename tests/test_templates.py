@@ -1,0 +1,116 @@
+"""The template tree: plain portable paths, a manifest that names every file, and
+templates that stay readable as the Python or text they render."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from scaffold.registry import CORE_FILES, FEATURES, METRICS
+from scaffold.render import TEMPLATE_SUFFIX, template_paths, templates_dir
+
+from .conftest import REPO
+
+# Characters Windows forbids in file names, a space, and Jinja's delimiters.
+UNPORTABLE = re.compile(r'[<>:"|?*\s{}%#]')
+TAG_LINE = re.compile(r"^\s*\{%.*%\}\s*$")
+# Choice tags; `for` loops over registry data are not choices.
+IF_TAG = re.compile(r"\{%-?\s*(if|elif|else|endif)\b")
+
+
+def manifest_files() -> set[str]:
+    named = set(CORE_FILES)
+    for spec in METRICS.values():
+        named.update(spec.files)
+    for spec in FEATURES.values():
+        named.update(spec.files)
+    return named
+
+
+def test_the_manifest_names_every_template_file_and_each_one_exists():
+    on_disk = {path.as_posix() for path in template_paths(templates_dir())}
+    assert on_disk == manifest_files()
+
+
+def test_no_path_in_the_repository_holds_a_character_windows_or_shells_reject():
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert tracked
+    bad = [path for path in tracked if UNPORTABLE.search(path)]
+    assert not bad
+
+
+def test_the_built_wheel_ships_every_template_under_a_portable_name(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(tmp_path),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [name for name in names if UNPORTABLE.search(name)]
+    shipped = {
+        name.split("/templates/", 1)[1] for name in names if "/templates/" in name
+    }
+    assert shipped == manifest_files()
+
+
+def templates() -> list[Path]:
+    root = templates_dir()
+    return [root / path for path in template_paths(root)]
+
+
+@pytest.mark.parametrize(
+    "template",
+    [p for p in templates() if p.name.endswith(TEMPLATE_SUFFIX)],
+    ids=lambda p: p.relative_to(templates_dir()).as_posix(),
+)
+def test_a_template_is_mostly_its_output(template):
+    """At most 10% tag lines; a choice is a whole-line `{% if %}` block, never nested,
+    never inside an expression, a string or a line of code; no re-indenting."""
+    lines = template.read_text().splitlines()
+    tag_lines = [line for line in lines if TAG_LINE.match(line)]
+    assert len(tag_lines) <= 0.10 * len(lines), f"{len(tag_lines)} of {len(lines)}"
+    assert "filter indent" not in template.read_text()
+    depth = 0
+    conditions = []
+    for number, line in enumerate(lines, start=1):
+        choice = IF_TAG.search(line)
+        inline_if = re.search(r"\{\{[^}]*\bif\b[^}]*\}\}", line)
+        assert not inline_if, f"line {number}: a condition inside an expression"
+        if not choice:
+            continue
+        assert TAG_LINE.match(line), f"line {number}: a choice inside a line"
+        kind = choice.group(1)
+        if kind == "if":
+            assert depth == 0, f"line {number}: a nested if"
+            depth += 1
+            conditions.append(line.strip())
+        elif kind == "endif":
+            depth -= 1
+    assert len(conditions) == len(set(conditions)), "one block per choice"
+
+
+def test_plain_files_hold_no_jinja():
+    for template in templates():
+        if not template.name.endswith(TEMPLATE_SUFFIX):
+            text = template.read_text()
+            assert not re.search(r"\{\{|\{%|\{#", text), template
