@@ -197,15 +197,20 @@ def list_choices() -> None:
     for spec in METRICS.values():
         default = "  [default]" if spec.name in DEFAULT_METRICS else ""
         typer.echo(f"  {spec.name:<{width}}  {spec.summary}{default}")
-    typer.echo("options:")
     flags = {
         name: f"--{name.replace('_', '-')}"
         + (f" {'|'.join(spec.choices)}" if spec.choices else "")
         for name, spec in FEATURES.items()
     }
     width = max(len(flag) for flag in flags.values())
-    for spec in FEATURES.values():
-        typer.echo(f"  {flags[spec.name]:<{width}}  {spec.summary}")
+    for render_time, heading in (
+        (True, "options that add files (`scaffold update` adds or removes them):"),
+        (False, "options every project has, decided when it runs (recorded only):"),
+    ):
+        typer.echo(heading)
+        for spec in FEATURES.values():
+            if spec.render_time == render_time:
+                typer.echo(f"  {flags[spec.name]:<{width}}  {spec.summary}")
 
 
 ProjectPath = Annotated[
