@@ -234,6 +234,7 @@ CORE_FILES = (
     "package/distributed.py.jinja",
     "package/config.py.jinja",
     "package/engine.py",
+    "package/events.py",
     "package/evaluation.py.jinja",
     "package/handlers/__init__.py.jinja",
     "package/handlers/nan_guard.py",

@@ -104,8 +104,14 @@ def template_paths(root: Path) -> list[PurePosixPath]:
     return sorted(
         PurePosixPath(p.relative_to(root).as_posix())
         for p in root.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
+        if p.is_file() and not _is_cache(p.relative_to(root))
     )
+
+
+def _is_cache(relative: Path) -> bool:
+    # Tools leave caches beside files they read (__pycache__, .ruff_cache, ...);
+    # no template path starts with a dot.
+    return any(part == "__pycache__" or part.startswith(".") for part in relative.parts)
 
 
 def fingerprint(root: Path | None = None) -> str:

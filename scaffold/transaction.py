@@ -223,8 +223,9 @@ def undo(scratch: Path, ops: list[Op]) -> None:
                 continue  # never made, or already undone
             if op[3] is not None and sha256(destination) != op[3]:
                 raise WriteFailed(
-                    f"{destination} changed after an update was interrupted, so it "
-                    f"cannot be undone; the files it replaced are in {scratch / 'old'}"
+                    f"{os.path.normpath(destination)} was edited after the write "
+                    "that put it there was interrupted, so that write cannot be "
+                    "undone; move the file aside, then run this again"
                 )
             os.replace(destination, source)
         elif op[0] == "mkdir":
@@ -316,7 +317,7 @@ def take_lock(folder: Path) -> int | None:
     except BlockingIOError:
         os.close(fd)
         raise Busy(
-            f"another scaffold process is writing {folder.parent}; "
+            f"another scaffold process is writing through {folder}; "
             "wait for it to finish, then run this again"
         ) from None
     except BaseException:

@@ -288,6 +288,31 @@ def test_update_killed_at_every_rename_is_undone_by_the_next_run(
         assert snapshot(root) == old, n
 
 
+def test_a_file_edited_after_the_kill_is_never_undone_over(pristine, tmp_path):
+    old, _ = pristine
+    root = copy_of(old, tmp_path / PACKAGE)
+    plan = plan_update(root, {"metrics": ("topk",)})
+    with pytest.MonkeyPatch.context() as patch:
+        kill_at(patch, 4)  # README.md and its backup moved: the new README is in
+        with pytest.raises(Killed):
+            apply(plan)
+    (root / "README.md").write_text("edited since")
+
+    result = runner.invoke(app, ["update", str(root)])
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {root / 'README.md'} was edited after the write that put it there "
+        "was interrupted, so that write cannot be undone; move the file aside, then "
+        "run this again\n"
+    )
+    assert (root / "README.md").read_text() == "edited since"
+    (root / "README.md").rename(tmp_path / "README.mine")
+    result = runner.invoke(app, ["update", str(root)])
+    assert result.exit_code == 0, result.output
+    assert snapshot(root) == old
+
+
 def test_update_killed_while_staging_leaves_a_folder_the_next_run_removes(
     pristine, tmp_path
 ):

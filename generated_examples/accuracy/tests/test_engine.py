@@ -1,4 +1,4 @@
-"""The Engine: event order, filters, handlers, stopping, pausing, errors and resuming."""
+"""The Engine: event order, filters, handlers, stopping, pausing, errors, resuming."""
 
 import random
 from enum import Enum
