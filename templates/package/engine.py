@@ -1,8 +1,7 @@
 """The training loop: an Engine feeds batches to a process function and fires Events.
 
-Everything besides the step (logging, evaluation, checkpoints, early stopping)
-is a handler on an event, e.g. ``@trainer.on(Events.EPOCH_COMPLETED(every=2))``.
-It behaves as pytorch-ignite 0.5's Engine. A run fires, in this order::
+Everything besides the step (logging, evaluation, checkpoints) is a handler on an
+event, as in pytorch-ignite 0.5, whose Engine this one follows. A run fires::
 
     STARTED
         EPOCH_STARTED                                   once per epoch
