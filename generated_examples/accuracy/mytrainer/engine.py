@@ -20,9 +20,7 @@ EXCEPTION_RAISED, or propagate when it has none.
 import math
 import time
 import warnings
-from collections.abc import Callable
 from enum import Enum
-from typing import NamedTuple
 
 from .events import (
     EVENT_TO_ATTR,
@@ -30,6 +28,7 @@ from .events import (
     Events,
     EventsList,
     FilteredEvent,
+    Registration,
     State,
     as_list,
     checked_callable,
@@ -41,11 +40,6 @@ from .events import (
 
 # Events and State live in events.py; they can be imported from here as well.
 __all__ = ["Engine", "EventEnum", "Events", "EventsList", "FilteredEvent", "State"]
-
-
-class Registration(NamedTuple):
-    handler: Callable  # as given to add_event_handler
-    call: Callable  # call(engine, *event_args) applies its filter and arguments
 
 
 class RemovableHandle:

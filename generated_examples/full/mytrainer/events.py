@@ -7,7 +7,9 @@ for several events. Your own events subclass EventEnum.
 
 import inspect
 import math
+from collections.abc import Callable
 from enum import Enum
+from typing import NamedTuple
 
 
 class EventEnum(str, Enum):
@@ -163,6 +165,11 @@ class State:
         self.metrics = {}
         self.times = {"EPOCH_COMPLETED": None, "COMPLETED": None}
         self.__dict__.update(kwargs)
+
+
+class Registration(NamedTuple):
+    handler: Callable  # as given to add_event_handler
+    call: Callable  # call(engine, *event_args) applies its filter and arguments
 
 
 def handler_caller(handler, event, args, kwargs):
