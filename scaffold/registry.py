@@ -218,7 +218,9 @@ FEATURES: dict[str, FeatureSpec] = {
 }
 
 # What the handlers and metrics packages of every project export, by module.
-CORE_HANDLERS = {"nan_guard": ("NonFiniteLoss", "stop_on_non_finite_loss")}
+CORE_HANDLERS = {
+    "nan_guard": ("NonFiniteLoss", "check_finite_scores", "stop_on_non_finite_loss")
+}
 CORE_METRICS = {
     "base": ("Metric", "NotComputableError"),
     "running_average": ("RunningAverage",),

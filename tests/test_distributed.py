@@ -1,9 +1,19 @@
-"""--distributed: the option, and the generated project trained by torchrun on 2 CPU processes."""
+"""Every project under torchrun: 2 CPU processes (gloo) train as one run.
+
+The project with every metric and feature trains under torchrun from a script that
+records what each process did: the world size it trained in, the samples of every
+training step, the files it wrote and its final weights. From those records the
+tests check that the processes take equal, disjoint shares of each epoch, that
+only rank 0 writes files, that validation equals one process evaluating the same
+weights, and that a run resumed mid-epoch takes the uninterrupted run's steps.
+Two bugs of resuming under torchrun are pinned by strict xfails.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import struct
 
 import numpy as np
@@ -14,16 +24,25 @@ from typer.testing import CliRunner
 from scaffold.cli import app
 from scaffold.options import Options
 from scaffold.project import RECORD_FILE, create, read_record
-from scaffold.registry import METRICS
+from scaffold.registry import FEATURES, METRICS
 from scaffold.render import render
 
 from .conftest import read_history, run_python
 
 runner = CliRunner()
 ALL_METRICS = tuple(METRICS)
+EVERY_FILE_FEATURE = {name: True for name, spec in FEATURES.items() if spec.render_time}
 
 
-def test_new_records_the_option_and_writes_the_module(tmp_path):
+def snapshot(root):
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != RECORD_FILE
+    }
+
+
+def test_every_project_renders_the_same_code_with_or_without_the_option(tmp_path):
     result = runner.invoke(
         app, ["new", "mytrainer", "--distributed", "-o", str(tmp_path)]
     )
@@ -33,62 +52,121 @@ def test_new_records_the_option_and_writes_the_module(tmp_path):
     assert read_record(root).options.distributed is True
     assert (root / "mytrainer" / "distributed.py").is_file()
     assert (root / "tests" / "test_distributed.py").is_file()
-    assert "--distributed" in runner.invoke(app, ["list"]).output
+    # torchrun is a run-time matter: the option only records the intent.
+    assert render(Options(name="mytrainer", distributed=True)) == render(
+        Options(name="mytrainer")
+    )
 
 
-def test_without_the_option_no_python_file_mentions_distribution():
-    files = render(Options(name="mytrainer", metrics=ALL_METRICS, cuda=True))
-    for path, text in files.items():
-        if path.endswith(".py"):
-            assert not re.search(
-                r"distributed|torchrun|is_main_process|get_rank", text, re.IGNORECASE
-            ), path
-
-
-def test_update_turns_it_on_and_off_in_a_project_recorded_before_the_option(tmp_path):
+def test_update_records_the_option_and_leaves_the_files_alone(tmp_path):
     root = create(Options(name="mytrainer"), tmp_path)
     record = json.loads((root / RECORD_FILE).read_text())
     del record["options"]["distributed"]  # as written before the option existed
     (root / RECORD_FILE).write_text(json.dumps(record))
     assert read_record(root).options.distributed is False
+    before = snapshot(root)
 
-    result = runner.invoke(app, ["update", str(root), "--distributed"])
-    assert result.exit_code == 0, result.output
-    assert (root / "mytrainer" / "distributed.py").is_file()
-    assert read_record(root).options == Options(name="mytrainer", distributed=True)
-
-    result = runner.invoke(app, ["update", str(root), "--no-distributed"])
-    assert result.exit_code == 0, result.output
-    assert not (root / "mytrainer" / "distributed.py").exists()
-    assert read_record(root).options.distributed is False
+    for flag, recorded in (("--distributed", True), ("--no-distributed", False)):
+        result = runner.invoke(app, ["update", str(root), flag])
+        assert result.exit_code == 0, result.output
+        assert read_record(root).options.distributed is recorded
+        assert snapshot(root) == before
 
 
-# Train under torchrun from a script that keeps each process's model, so that the
-# test can evaluate exactly the weights the 2-process run validated.
-RECORD_WEIGHTS = """
+# Runs train.main as torchrun (or python) started it and records, per process, in
+# $RECORD_DIR: the world size it trained in, the training set's indices of the
+# samples of each step (an image is known by its bytes) and a digest of its torch
+# random state there, the files it wrote, renamed, removed or made a folder
+# under the project, and its final weights.
+RECORD_RUN = """
+import hashlib
+import json
 import os
 import sys
+from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from mytrainer import train
+from mytrainer.engine import Events
 
-built = []
+RANK = os.environ.get("RANK", "0")
+RECORD_DIR = Path(os.environ["RECORD_DIR"])
+PROJECT = os.getcwd()
+record = {"world_size": None, "dataset_size": None, "files": []}
+record.update(steps={}, random_states={})
+watching = [True]
+models = []
+index_of = {}  # an image's bytes -> its index in the training set
+get_data_loaders = train.get_data_loaders
+create_supervised_trainer = train.create_supervised_trainer
+
+
+def watch_files(event, args):
+    if not watching[0]:
+        return
+    if event == "open" and (args[2] or 0) & (os.O_WRONLY | os.O_RDWR):
+        path = args[0]
+    elif event in ("os.remove", "os.mkdir"):
+        path = args[0]
+    elif event == "os.rename":  # os.replace too
+        path = args[1]
+    else:
+        return
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return  # a file descriptor
+    path = os.path.relpath(os.path.abspath(os.fsdecode(path)), PROJECT)
+    if not path.startswith("..") and "__pycache__" not in path:
+        record["files"].append([event, path])
 
 
 class RecordedNet(train.Net):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        built.append(self)
+        models.append(self)
+
+
+def recorded_loaders(*args, **kwargs):
+    train_loader, val_loader = get_data_loaders(*args, **kwargs)
+    if hasattr(train_loader, "images"):  # --loader tensor
+        images = train_loader.images
+    else:  # --loader dataloader: the samples as its batches hold them
+        dataset = train_loader.dataset
+        images = [dataset[index][0] for index in range(len(dataset))]
+    index_of.update((image.numpy().tobytes(), i) for i, image in enumerate(images))
+    assert len(index_of) == len(images), "identical images: samples not identifiable"
+    record["dataset_size"] = len(images)
+    return train_loader, val_loader
+
+
+def recorded_trainer(*args, **kwargs):
+    trainer = create_supervised_trainer(*args, **kwargs)
+    record["world_size"] = dist.get_world_size() if dist.is_initialized() else 1
+
+    @trainer.on(Events.ITERATION_STARTED)
+    def note_samples(engine):
+        images, _ = engine.state.batch
+        samples = [index_of[image.numpy().tobytes()] for image in images]
+        record["steps"].setdefault(engine.state.epoch, []).append(samples)
+        state = hashlib.sha1(torch.get_rng_state().numpy().tobytes()).hexdigest()
+        record["random_states"].setdefault(engine.state.epoch, []).append(state)
+
+    return trainer
 
 
 train.Net = RecordedNet
+train.get_data_loaders = recorded_loaders
+train.create_supervised_trainer = recorded_trainer
+sys.addaudithook(watch_files)
 train.main(sys.argv[1:])
-torch.save(built[0].state_dict(), f"weights-rank{os.environ.get('RANK', 0)}.pt")
+watching[0] = False
+RECORD_DIR.mkdir(parents=True, exist_ok=True)
+(RECORD_DIR / f"rank{RANK}.json").write_text(json.dumps(record))
+torch.save(models[0].state_dict(), RECORD_DIR / f"rank{RANK}.pt")
 """
 
-# Evaluate saved weights with every metric train.py reports, in one process or,
-# under torchrun, each process on its share of the test set.
+# Evaluate saved weights in one process with the validation metrics train.py reports.
 EVALUATE = """
 import json
 import sys
@@ -97,27 +175,20 @@ import torch
 import torch.nn.functional as F
 
 from mytrainer.data import NUM_CLASSES, get_data_loaders
-from mytrainer.distributed import cleanup, is_main_process, setup
-from mytrainer.metrics import *
+from mytrainer.evaluation import validation_metrics
 from mytrainer.model import Net
 from mytrainer.supervised import create_supervised_evaluator
 
-setup(torch.device("cpu"))
 model = Net(NUM_CLASSES)
 model.load_state_dict(torch.load(sys.argv[2]))
 _, test_loader = get_data_loaders("mnist", sys.argv[1], 64, 1000)
-metrics = {METRIC_ENTRIES}
+metrics = validation_metrics(NUM_CLASSES, F.nll_loss)
 values = create_supervised_evaluator(model, metrics=metrics).run(test_loader).metrics
-if is_main_process():
-    print(json.dumps({k: v.tolist() if torch.is_tensor(v) else v for k, v in values.items()}))
-cleanup()
-""".replace(
-    "METRIC_ENTRIES",
-    ", ".join(f'"{name}": {METRICS[name].build}' for name in ALL_METRICS),
-)
+print(json.dumps({k: v.tolist() if torch.is_tensor(v) else v for k, v in values.items()}))
+"""
 
 
-def torchrun(project, *args, processes=2):
+def torchrun(project, *args, processes=2, **env):
     return run_python(
         [
             "-m",
@@ -128,7 +199,37 @@ def torchrun(project, *args, processes=2):
         ],
         cwd=project,
         OMP_NUM_THREADS="1",
+        **env,
     )
+
+
+def read_records(folder, processes):
+    return [
+        json.loads((folder / f"rank{rank}.json").read_text())
+        for rank in range(processes)
+    ]
+
+
+def samples(record, epoch):
+    """The training set indices one process took in `epoch`, in the order taken."""
+    return [index for batch in record["steps"][str(epoch)] for index in batch]
+
+
+def assert_one_run_on_equal_disjoint_shares(records, epochs):
+    """The processes trained as one run: in each epoch every process took the same
+    number of steps, of the same sizes, each on samples of its own, and together
+    they took the training set less its len % world_size samples."""
+    world_size = len(records)
+    assert [record["world_size"] for record in records] == [world_size] * world_size
+    size = records[0]["dataset_size"]
+    for epoch in epochs:
+        steps = [record["steps"][str(epoch)] for record in records]
+        sizes = [[len(batch) for batch in process] for process in steps]
+        assert all(s == sizes[0] for s in sizes), f"epoch {epoch}: {sizes}"
+        shares = [samples(record, epoch) for record in records]
+        taken = set().union(*shares)
+        assert len(taken) == sum(map(len, shares)), f"epoch {epoch}: taken twice"
+        assert len(taken) == size - size % world_size, f"epoch {epoch}"
 
 
 def write_idx(path, array):
@@ -158,35 +259,45 @@ def odd_mnist_root(mnist_root, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    options = Options(name="mytrainer", metrics=ALL_METRICS, distributed=True)
+    """The project with every metric and every feature that adds files."""
+    options = Options(name="mytrainer", metrics=ALL_METRICS, **EVERY_FILE_FEATURE)
     root = create(options, tmp_path_factory.mktemp("distributed"))
-    (root / "record_weights.py").write_text(RECORD_WEIGHTS)
+    (root / "record_run.py").write_text(RECORD_RUN)
     (root / "evaluate.py").write_text(EVALUATE)
     return root
 
 
-def evaluate(project, data_root, weights, processes=1):
-    args = ["evaluate.py", str(data_root), weights]
-    if processes == 1:
-        result = run_python(args, cwd=project, OMP_NUM_THREADS="1")
-    else:
-        result = torchrun(project, *args, processes=processes)
+def evaluate(project, data_root, weights):
+    args = ["evaluate.py", str(data_root), str(weights)]
+    result = run_python(args, cwd=project, OMP_NUM_THREADS="1")
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
 
 
 def assert_same_metrics(a, b):
-    assert a.keys() == b.keys() == set(ALL_METRICS)
+    assert a.keys() >= set(ALL_METRICS) and b.keys() >= set(ALL_METRICS)
     for name in ALL_METRICS:
         np.testing.assert_allclose(a[name], b[name], rtol=0, atol=1e-6, err_msg=name)
 
 
+# 3,999 digits: each process takes 1,999 an epoch (one is left out), in 31 steps
+# of 64 (the global batch of 128 shared by two) and one of 15: 32 iterations an
+# epoch, 160 in all. Mid-epoch checkpoints at 16, 48, ..., 144 give a resume point
+# in the last epoch. The 999 test digits split 500 / 499.
+TRAIN_ARGS = [
+    *("--epochs", "5"),
+    *("--patience", "5"),
+    *("--checkpoint-every", "16"),
+    *("--keep-last", "3"),
+]
+
+
 @pytest.fixture(scope="module")
-def two_process_run(project, mnist_root):
-    args = ["--data-dir", str(mnist_root), "--epochs", "5", "--output-dir", "two"]
-    result = torchrun(project, "record_weights.py", *args)
+def two_process_run(project, odd_mnist_root):
+    args = ["--data-dir", str(odd_mnist_root), *TRAIN_ARGS, "--output-dir", "two"]
+    result = torchrun(project, "record_run.py", *args, RECORD_DIR="records-two")
     assert result.returncode == 0, result.stderr[-3000:]
-    return result
+    return result, read_records(project / "records-two", 2)
 
 
 @pytest.mark.slow
@@ -197,112 +308,171 @@ def test_two_processes_reach_the_single_process_accuracy(project, two_process_ru
 
 
 @pytest.mark.slow
-def test_only_the_main_process_reports_and_writes_files(project, two_process_run):
-    stdout = two_process_run.stdout
-    assert len(re.findall(r"^epoch \d validation: ", stdout, re.MULTILINE)) == 5, stdout
-    # Each process takes 2,000 digits an epoch, 64 a step (the global batch is 128).
-    assert (
-        len(re.findall(r"^epoch 1 \[20/32\] loss ", stdout, re.MULTILINE)) == 1
-    ), stdout
-    assert sorted(p.name for p in (project / "two").iterdir()) == ["metrics.jsonl"]
+def test_two_processes_train_one_run_on_equal_disjoint_shares(two_process_run):
+    result, records = two_process_run
+    # One run of world size 2, not two runs of one process each...
+    assert_one_run_on_equal_disjoint_shares(records, epochs=range(1, 6))
+    for record in records:
+        assert sorted(record["steps"]) == ["1", "2", "3", "4", "5"]
+        for steps in record["steps"].values():
+            assert [len(batch) for batch in steps] == [64] * 31 + [15]
+        # ...reshuffled every epoch...
+        assert set(samples(record, 1)) != set(samples(record, 2))
+    # ...leaving out one of the 3,999 digits, not always the same one...
+    left_out = [
+        set(range(3999)).difference(*(samples(record, epoch) for record in records))
+        for epoch in range(1, 6)
+    ]
+    assert [len(digits) for digits in left_out] == [1] * 5
+    assert len(set().union(*left_out)) > 1
+    # ...with one history, reported once.
+    validations = re.findall(r"^epoch (\d) validation: ", result.stdout, re.MULTILINE)
+    assert validations == ["1", "2", "3", "4", "5"], result.stdout
+    assert len(re.findall(r"^best accuracy ", result.stdout, re.MULTILINE)) == 1
+    assert result.stdout.count("training curves: ") == 1
+
+
+@pytest.mark.slow
+def test_only_rank_0_writes_checkpoints_tensorboard_files_and_plots(
+    project, two_process_run
+):
+    _, records = two_process_run
+    out = project / "two"
+    assert records[1]["files"] == []
+    written = {path for _, path in records[0]["files"]}
+    files = {p.relative_to(project).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert files <= written
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoints",
+        "metrics.jsonl",
+        "tensorboard",
+        "training_curves.png",
+    ]
+    history = read_history(out / "metrics.jsonl")
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4, 5]
+    [event_file] = (out / "tensorboard").iterdir()  # one writer, one file
+    assert event_file.name.startswith("events.out.tfevents.")
+    best, *last = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert re.fullmatch(r"best-\d{8}-accuracy=[\d.]+\.pt", best), best
+    assert last == [f"checkpoint-{i:08d}.pt" for i in (128, 144, 160)]
 
 
 @pytest.mark.slow
 def test_validation_equals_one_process_evaluating_the_same_weights(
-    project, mnist_root, two_process_run
+    project, odd_mnist_root, two_process_run
 ):
-    weights = [torch.load(project / f"weights-rank{rank}.pt") for rank in range(2)]
+    weights = [torch.load(project / "records-two" / f"rank{r}.pt") for r in range(2)]
     # The same model on both processes, BatchNorm statistics included.
     for name, tensor in weights[0].items():
         assert torch.equal(tensor, weights[1][name]), name
 
+    # Validated on shares of 500 and 499 digits, summed over the processes.
     validated = read_history(project / "two" / "metrics.jsonl")[-1]
-    validated = {name: validated[name] for name in ALL_METRICS}
-    assert_same_metrics(validated, evaluate(project, mnist_root, "weights-rank0.pt"))
+    assert sum(map(sum, validated["confusion"])) == 999
+    single = evaluate(project, odd_mnist_root, project / "records-two" / "rank0.pt")
+    assert_same_metrics(validated, single)
+
+
+def resume(project, data_root, checkpoint, output_dir):
+    """Train TRAIN_ARGS under torchrun from `checkpoint` into `output_dir`; return
+    the records of the two processes."""
+    args = ["--data-dir", str(data_root), *TRAIN_ARGS, "--output-dir", output_dir]
+    records = f"records-{output_dir}"
+    result = torchrun(
+        project, "record_run.py", *args, "--resume", checkpoint, RECORD_DIR=records
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("resumed from") == 1, result.stdout
+    assert "at iteration 144" in result.stdout
+    return read_records(project / records, 2)
+
+
+@pytest.fixture(scope="module")
+def resumed_run(project, odd_mnist_root, two_process_run):
+    middle = project / "two" / "checkpoints" / "checkpoint-00000144.pt"
+    return resume(project, odd_mnist_root, str(middle), "resumed")
 
 
 @pytest.mark.slow
-def test_two_processes_evaluate_999_digits_exactly(
+def test_resumed_mid_epoch_the_processes_take_the_uninterrupted_runs_steps(
+    project, two_process_run, resumed_run
+):
+    _, whole = two_process_run
+    for before, after in zip(whole, resumed_run, strict=True):
+        assert after["steps"] == {"5": before["steps"]["5"][-16:]}
+    expected, got = (
+        torch.load(project / run / "checkpoints" / "checkpoint-00000160.pt")
+        for run in ("two", "resumed")
+    )
+    for name, tensor in expected["model"].items():
+        assert torch.equal(got["model"][name], tensor), name
+    # The validation metrics too (the running training loss restarts on resume).
+    assert_same_metrics(
+        read_history(project / "two" / "metrics.jsonl")[-1],
+        read_history(project / "resumed" / "metrics.jsonl")[-1],
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="RandomStates saves rank 0's generators and every process loads them: "
+    "after a resume rank 1 draws rank 0's random numbers (dropout, augmentation)",
+)
+def test_resumed_each_process_draws_its_own_random_numbers_again(
+    two_process_run, resumed_run
+):
+    _, whole = two_process_run
+    for before, after in zip(whole, resumed_run, strict=True):
+        assert after["random_states"] == {"5": before["random_states"]["5"][-16:]}
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="Checkpointer.resume deletes the folder's later checkpoints on every "
+    "process: rank 1 removes files, or crashes on one rank 0 removed first",
+)
+def test_resumed_in_its_own_folder_rank_1_still_writes_nothing(
     project, odd_mnist_root, two_process_run
 ):
-    single = evaluate(project, odd_mnist_root, "weights-rank0.pt")
-    assert sum(map(sum, single["confusion"])) == 999
-    assert_same_metrics(
-        evaluate(project, odd_mnist_root, "weights-rank0.pt", processes=2), single
-    )
+    # Going back to an earlier checkpoint of a run in its folder: the later ones go.
+    shutil.copytree(project / "two", project / "continued")
+    earlier = project / "continued" / "checkpoints" / "checkpoint-00000144.pt"
+    records = resume(project, odd_mnist_root, str(earlier), "continued")
+    assert records[1]["files"] == []
 
 
 @pytest.mark.slow
 def test_dataloader_path_under_torchrun_and_a_plain_single_process(
     project, odd_mnist_root
 ):
-    # 3,999 training digits: the processes leave one out so that they take equal steps.
-    args = ["-m", "mytrainer.train", "--data-dir", str(odd_mnist_root), "--epochs", "1"]
-    result = torchrun(project, *args, "--loader", "classic", "--output-dir", "classic")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert read_history(project / "classic" / "metrics.jsonl")[0]["accuracy"] > 0.8
-
-    result = run_python(
-        [*args, "--output-dir", "single"], cwd=project, OMP_NUM_THREADS="1"
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert read_history(project / "single" / "metrics.jsonl")[0]["accuracy"] > 0.8
-
-
-@pytest.mark.slow
-def test_resuming_mid_epoch_under_torchrun_reproduces_the_uninterrupted_run(
-    tmp_path, mnist_root
-):
-    root = create(
-        Options(name="mytrainer", distributed=True, checkpoint=True), tmp_path
-    )
+    # 3,999 training digits: the two processes leave one out, a different one
+    # each epoch, so that they take equal steps; one process takes them all.
     args = [
-        "-m",
-        "mytrainer.train",
+        "record_run.py",
         "--data-dir",
-        str(mnist_root),
-        "--epochs",
-        "2",
-        "--epoch-length",
-        "6",
+        str(odd_mnist_root),
+        "--loader",
+        "dataloader",
     ]
-    whole = torchrun(
-        root,
-        *args,
-        "--checkpoint-every",
-        "3",
-        "--keep-last",
-        "4",
-        "--output-dir",
-        "whole",
+    result = torchrun(
+        project, *args, "--output-dir", "dataloader", RECORD_DIR="records-dataloader"
     )
-    assert whole.returncode == 0, whole.stderr[-3000:]
-    # Iteration 9 is half-way through the second epoch.
-    middle = root / "whole" / "checkpoints" / "checkpoint-00000009.pt"
-    resumed = torchrun(root, *args, "--resume", str(middle), "--output-dir", "resumed")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = read_records(project / "records-dataloader", 2)
+    assert records[0]["dataset_size"] == 3999
+    assert_one_run_on_equal_disjoint_shares(records, epochs=[1])
+    assert read_history(project / "dataloader" / "metrics.jsonl")[0]["accuracy"] > 0.8
 
-    assert resumed.stdout.count("resumed from") == 1, resumed.stdout
-    expected, got = (
-        torch.load(root / run / "checkpoints" / "checkpoint-00000012.pt")
-        for run in ("whole", "resumed")
-    )
-    for name, tensor in expected["model"].items():
-        assert torch.equal(got["model"][name], tensor), name
-    # The validation metrics too (the running training loss restarts on resume).
-    rows = [
-        read_history(root / run / "metrics.jsonl")[-1] for run in ("whole", "resumed")
-    ]
-    assert [(row["accuracy"], row["nll"]) for row in rows] == [
-        (rows[0]["accuracy"], rows[0]["nll"])
-    ] * 2
-
-
-@pytest.mark.slow
-def test_the_projects_own_distributed_tests_pass(project):
-    tests = ["tests/test_distributed.py", "tests/test_train.py"]
     result = run_python(
-        ["-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=project
+        [*args, "--output-dir", "single"],
+        cwd=project,
+        OMP_NUM_THREADS="1",
+        RECORD_DIR="records-single",
     )
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert re.search(r"\d+ passed", result.stdout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_one_run_on_equal_disjoint_shares(
+        read_records(project / "records-single", 1), epochs=[1]
+    )
+    assert read_history(project / "single" / "metrics.jsonl")[0]["accuracy"] > 0.8

@@ -9,6 +9,7 @@ import pytest
 
 from scaffold.options import Options
 from scaffold.project import create
+from scaffold.registry import FEATURES, METRICS
 
 from .conftest import REPO, read_history, run_python
 
@@ -87,7 +88,7 @@ def test_same_seed_repeats_the_run_exactly_on_cpu(project, mnist_root):
     assert histories[0] == histories[1]
 
 
-def test_classic_dataloader_path_trains_too(project, mnist_root):
+def test_dataloader_path_trains_too(project, mnist_root):
     result = run_python(
         [
             "-m",
@@ -97,14 +98,14 @@ def test_classic_dataloader_path_trains_too(project, mnist_root):
             "--epochs",
             "1",
             "--loader",
-            "classic",
+            "dataloader",
             "--output-dir",
-            "classic",
+            "dataloader",
         ],
         cwd=project,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert read_history(project / "classic" / "metrics.jsonl")[0]["accuracy"] > 0.8
+    assert read_history(project / "dataloader" / "metrics.jsonl")[0]["accuracy"] > 0.8
 
 
 @pytest.fixture(scope="module")
@@ -188,19 +189,11 @@ def test_the_seed_write_up_example_runs_unchanged(project, mnist_root):
         Options(name="mytrainer"),
         Options(
             name="mytrainer",
-            metrics=(
-                "accuracy",
-                "nll",
-                "precision",
-                "recall",
-                "f1",
-                "topk",
-                "confusion",
-            ),
-            cuda=True,
+            metrics=tuple(METRICS),
+            **{name: True for name, spec in FEATURES.items() if spec.render_time},
         ),
     ],
-    ids=["default", "all-metrics-cuda"],
+    ids=["default", "every-metric-and-feature"],
 )
 def test_generated_projects_own_tests_pass(tmp_path, options):
     root = create(options, tmp_path)

@@ -324,6 +324,7 @@ def test_the_reference_run_keeps_its_last_checkpoints_and_states_every_object(
         "scheduler",
         "scaler",
         "trainer",
+        "running_loss",
         "gradients",
         "random_states",
     }
@@ -363,11 +364,6 @@ def test_killed_at_an_epoch_end_and_mid_epoch_resumes_to_identical_weights(
     assert_same_training(root / "killed", root / "reference")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="train_loss is a RunningAverage over the whole run that no checkpoint "
-    "holds: a resumed run restarts it from its first batch",
-)
 def test_a_run_resumed_mid_epoch_records_the_uninterrupted_train_loss(killed_twice):
     root, _, resumed = killed_twice
     assert resumed.returncode == 0, resumed.stderr[-3000:]

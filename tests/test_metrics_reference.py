@@ -2,8 +2,8 @@
 
 A project with every metric is rendered once; its `metrics` subpackage is imported
 without running the package `__init__`, so these checks depend only on the metrics
-and the engine they attach to. The generated project's own metric tests are then
-run with pytest inside rendered projects.
+and the engine they attach to. The generated project's own metric tests (one file
+per metric module) are then run with pytest inside rendered projects.
 """
 
 from __future__ import annotations
@@ -273,6 +273,19 @@ def test_running_average_keeps_a_tensor_and_starts_from_the_first_value(m):
 # -- the generated project's own tests ---------------------------------------
 
 
+def metric_test_files(metrics) -> list[str]:
+    """The generated project's tests of `metrics`: one file per metric module, and
+    the tests of what every metric shares."""
+    files = {"tests/test_metrics.py"}
+    for name in metrics:
+        files.update(
+            path.removesuffix(".jinja")
+            for path in METRICS[name].files
+            if path.startswith("tests/")
+        )
+    return sorted(files)
+
+
 def test_generated_metric_tests_pass_for_all_and_for_the_default_metrics(tmp_path):
     # One pytest per project, run side by side: most of their time is importing torch.
     runs = {}
@@ -280,9 +293,10 @@ def test_generated_metric_tests_pass_for_all_and_for_the_default_metrics(tmp_pat
         root = write_project(
             tmp_path / label, Options(name="mytrainer", metrics=metrics)
         )
+        files = metric_test_files(metrics)
+        assert all((root / path).is_file() for path in files), files
         runs[label] = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-            + ["tests/test_metrics.py"],
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
             cwd=root,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -53,7 +53,11 @@ def test_the_fixtures_are_old_release_projects_with_edits(old_project):
     record = read_record(old_project)
     assert record.scaffold_version == "0.1.0"
     edited = user_lines(old_project)
-    assert set(edited) == {"README.md", f"{old_project.name}/model.py", train(old_project)}
+    assert set(edited) == {
+        "README.md",
+        f"{old_project.name}/model.py",
+        train(old_project),
+    }
 
 
 def train(project: Path) -> str:

@@ -31,7 +31,7 @@ from .distributed import (
 )
 from .engine import Events
 from .evaluation import validation_metrics
-from .handlers import NonFiniteLoss, stop_on_non_finite_loss
+from .handlers import NonFiniteLoss, check_finite_scores, stop_on_non_finite_loss
 from .history import History
 from .metrics import RunningAverage
 from .model import Net
@@ -118,7 +118,8 @@ def main(argv=None):
     evaluator = create_supervised_evaluator(
         model, metrics=validation_metrics(NUM_CLASSES, F.nll_loss), device=device
     )
-    RunningAverage().attach(trainer, "loss")
+    running_loss = RunningAverage()
+    running_loss.attach(trainer, "loss")
     # First at the end of every iteration, so that no later handler (a checkpoint)
     # ever sees the weights that a non-finite loss produced.
     trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_on_non_finite_loss)
@@ -129,6 +130,9 @@ def main(argv=None):
     @trainer.on(Events.EPOCH_STARTED)
     def start_clock(engine):
         engine.state.epoch_start = time.perf_counter()
+
+    def step_in_epoch(engine):
+        return (engine.state.iteration - 1) % engine.state.epoch_length + 1
 
     def at_log_interval(engine, _):
         return step_in_epoch(engine) % args.log_interval == 0
@@ -166,6 +170,7 @@ def main(argv=None):
     @trainer.on(Events.EPOCH_COMPLETED)
     def end_epoch(engine):
         record = validate(engine)
+        check_finite_scores(record)
         if is_main_process():
             history.append(record)
             print_record(record)
@@ -186,10 +191,6 @@ def main(argv=None):
         raise SystemExit(f"error: {error}") from None
     finally:
         cleanup()
-
-
-def step_in_epoch(engine):
-    return (engine.state.iteration - 1) % engine.state.epoch_length + 1
 
 
 def print_record(record):

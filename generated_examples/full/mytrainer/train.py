@@ -40,6 +40,7 @@ from .handlers import (
     ProgressBar,
     RandomStates,
     TensorBoardLogger,
+    check_finite_scores,
     plot_history,
     stop_on_non_finite_loss,
 )
@@ -129,7 +130,8 @@ def main(argv=None):
     evaluator = create_supervised_evaluator(
         model, metrics=validation_metrics(NUM_CLASSES, F.nll_loss), device=device
     )
-    RunningAverage().attach(trainer, "loss")
+    running_loss = RunningAverage()
+    running_loss.attach(trainer, "loss")
     # First at the end of every iteration, so that no later handler (a checkpoint)
     # ever sees the weights that a non-finite loss produced.
     trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_on_non_finite_loss)
@@ -169,6 +171,7 @@ def main(argv=None):
             "scheduler": scheduler,
             "scaler": scaler,
             "trainer": trainer,
+            "running_loss": running_loss,
             "gradients": AccumulatedGradients(model),
             "random_states": RandomStates(),
         },
@@ -212,6 +215,7 @@ def main(argv=None):
     @trainer.on(Events.EPOCH_COMPLETED)
     def end_epoch(engine):
         record = validate(engine)
+        check_finite_scores(record)
         if is_main_process():
             history.append(record)
             print_record(record)
@@ -238,10 +242,6 @@ def main(argv=None):
         raise SystemExit(f"error: {error}") from None
     finally:
         cleanup()
-
-
-def step_in_epoch(engine):
-    return (engine.state.iteration - 1) % engine.state.epoch_length + 1
 
 
 def print_record(record):

@@ -55,11 +55,22 @@ class RunningAverage(Metric):
             )
         return self.average
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"average": self.average}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.average = state["average"]
+
     def attach(self, engine, name: str) -> None:
         """Update engine.state.metrics[name] after every iteration of the run.
 
-        The average carries across epochs so that a curve of it has no jumps.
+        The average carries across epochs so that a curve of it has no jumps, and
+        across a resumed run when a checkpoint holds its state_dict().
         """
-        engine.add_event_handler(Events.STARTED, self._started)
+        engine.add_event_handler(Events.STARTED, self._started_run)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self._iteration_completed)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self._completed, name)
+
+    def _started_run(self, engine) -> None:
+        if engine.state.iteration == 0:  # a resumed run keeps the loaded average
+            self.reset()

@@ -7,7 +7,7 @@ from .checkpoint import (
     RandomStates,
 )
 from .early_stopping import EarlyStopping
-from .nan_guard import NonFiniteLoss, stop_on_non_finite_loss
+from .nan_guard import NonFiniteLoss, check_finite_scores, stop_on_non_finite_loss
 from .plot import plot_history
 from .progress import ProgressBar
 from .tensorboard_logger import TensorBoardLogger
@@ -21,6 +21,7 @@ __all__ = [
     "ProgressBar",
     "RandomStates",
     "TensorBoardLogger",
+    "check_finite_scores",
     "plot_history",
     "stop_on_non_finite_loss",
 ]

@@ -14,6 +14,8 @@ import re
 
 import torch
 
+from .nan_guard import NonFiniteLoss
+
 # checkpoint-00000630.pt (the last ones) and best-00000630-accuracy=0.9812.pt
 CHECKPOINT_NAME = re.compile(r"(checkpoint|best)-(\d+)(?:-.+=(.+))?\.pt")
 
@@ -179,6 +181,11 @@ class Checkpointer:
     def _write(self, name):
         self.directory.mkdir(parents=True, exist_ok=True)
         state = {key: value.state_dict() for key, value in self.objects.items()}
+        if _holds_non_finite(state):
+            raise NonFiniteLoss(
+                f"not writing {name}: the weights or the optimizer state hold NaN "
+                "or infinite values; try a lower --lr or --clip-grad-norm"
+            )
         path = self.directory / name
         temporary = path.with_name(name + ".tmp")
         with open(temporary, "wb") as file:
@@ -220,3 +227,13 @@ def _iteration(path):
 
 def _score(path):
     return float(CHECKPOINT_NAME.fullmatch(path.name)[3])
+
+
+def _holds_non_finite(state):
+    if isinstance(state, torch.Tensor):
+        return state.is_floating_point() and not bool(torch.isfinite(state).all())
+    if isinstance(state, dict):
+        return any(_holds_non_finite(value) for value in state.values())
+    if isinstance(state, (list, tuple)):
+        return any(_holds_non_finite(value) for value in state)
+    return False

@@ -1,10 +1,10 @@
-"""Stop training on a non-finite loss instead of training a broken model."""
+"""Stop training on a non-finite loss instead of training, or saving, a broken model."""
 
 import math
 
 
 class NonFiniteLoss(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss, a validation score or the weights became NaN or infinite."""
 
 
 def stop_on_non_finite_loss(engine):
@@ -20,3 +20,17 @@ def stop_on_non_finite_loss(engine):
             f"the training loss is {loss} at epoch {engine.state.epoch}, iteration "
             f"{engine.state.iteration}; try a lower --lr or --clip-grad-norm"
         )
+
+
+def check_finite_scores(record):
+    """Raise NonFiniteLoss when a score of an epoch's record is NaN or infinite.
+
+    The last step of an epoch can break the weights after its loss was read, which
+    the validation scores show: checked before the record is written or saved.
+    """
+    for name, value in record.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise NonFiniteLoss(
+                f"the validation {name} is {value} at epoch {record['epoch']}; "
+                "try a lower --lr or --clip-grad-norm"
+            )
