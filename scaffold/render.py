@@ -166,7 +166,7 @@ def context(options: Options) -> dict:
         "metric_specs": specs,
         "metric_classes": [cls for spec in specs for cls in spec.classes],
         "metric_modules": dict(sorted(metric_modules.items())),
-        "metric_exports": sorted(sum(metric_modules.values(), [])),
+        "metric_exports": sorted(n for names in metric_modules.values() for n in names),
         "requirements": [req for spec in features for req in spec.requires],
         "dependency_names": [
             re.split(r"[<>=!~ ]", req, maxsplit=1)[0]
@@ -174,7 +174,9 @@ def context(options: Options) -> dict:
             for req in spec.requires
         ],
         "handler_modules": dict(sorted(handler_modules.items())),
-        "handler_imports": sorted(sum(handler_modules.values(), [])),
+        "handler_imports": sorted(
+            n for names in handler_modules.values() for n in names
+        ),
     }
 
 

@@ -25,7 +25,7 @@ FIXTURES = REPO / "tests" / "fixtures" / "release_0_1_0"
 CONFLICT = re.compile(
     rb"<<<<<<< your version\n(.*?)\|\|\|\|\|\|\| last generated\n.*?=======\n"
     rb"(.*?)>>>>>>> new template\n",
-    re.S,
+    re.DOTALL,
 )
 
 
@@ -74,7 +74,7 @@ def test_update_keeps_every_edit_and_brings_the_new_layout(old_project):
     # train.py's flags moved to config.py: the user's changed default overlaps
     # that move, and is shown in a conflict block rather than dropped.
     assert result.exit_code == 1, result.output
-    assert f"conflicted: " in result.output and train(old_project) in result.output
+    assert "conflicted: " in result.output and train(old_project) in result.output
     for path, lines in edited.items():
         merged = (old_project / path).read_bytes()
         for line in lines:
