@@ -1,11 +1,15 @@
-"""Train the generated --cuda --amp project on a GPU and report the epoch time
-and the time to 90% Fashion-MNIST test accuracy.
+"""Train the generated project on a GPU and report the epoch time and the time to
+90% Fashion-MNIST test accuracy.
 
-Self-contained and offline: renders the project (or uses --project, one rendered
-elsewhere, for a machine without jinja2/black), reads Fashion-MNIST from a folder,
-and runs `python -m NAME.train` with the fast tensor path on the device.
+Self-contained and offline: renders the default project (or uses --project, one
+rendered elsewhere, for a machine without jinja2/black), reads Fashion-MNIST from a
+folder, and runs `python -m NAME.train` with the fast tensor path on the device.
+The device and mixed precision are the train script's run-time choices: on a GPU
+it autocasts to bfloat16 unless the extra arguments say `--amp off`.
 
     python bench/gpu.py --data-dir DIR [--epochs 5] [--project DIR] [-- extra train args]
+    python bench/gpu.py --data-dir DIR -- --amp off          # float32
+    python bench/gpu.py --data-dir DIR -- --loader dataloader  # Dataset + DataLoader
 
 DIR holds either torchvision's layout (DIR/FashionMNIST/raw/*-ubyte) or the four
 *-ubyte.gz files (as in Debian's /usr/share/datasets/fashion-mnist). Without CUDA
@@ -39,11 +43,10 @@ def render_project(parent: Path) -> Path:
     from scaffold.options import Options
     from scaffold.render import render
 
-    options = {"cuda": True, "amp": True}
-    for path, text in render(Options(name=PACKAGE, **options)).items():
+    for path, text in render(Options(name=PACKAGE)).items():
         (parent / path).parent.mkdir(parents=True, exist_ok=True)
         (parent / path).write_text(text)
-    print(f"rendered {PACKAGE} with {options}")
+    print(f"rendered {PACKAGE} with the default options")
     return parent
 
 

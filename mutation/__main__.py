@@ -24,29 +24,11 @@ import time
 from pathlib import Path
 
 from mutation.mutants import MUTANTS, Mutant
+from mutation.repository import REPO, copy_repository, repository_files
 
-REPO = Path(__file__).resolve().parent.parent
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE"]
 # "FAILED tests/x.py::test_y[param] - reason" in pytest's short summary.
 FAILURE = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
-
-
-def repository_files() -> list[str]:
-    """Tracked and untracked, not ignored files, as `git ls-files` names them."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    )
-    names = listed.stdout.decode().split("\0")
-    return sorted({name for name in names if name and (REPO / name).is_file()})
-
-
-def copy_repository(files: list[str], target: Path) -> None:
-    for name in files:
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, target / name)
 
 
 class Stale(Exception):
@@ -116,9 +98,7 @@ def run_tests(tests, root: Path, env, timeout: float, stop_first=True):
 
 def selects(node_id: str, test: str) -> bool:
     """Whether the pytest argument `node_id` selects the test `test`."""
-    return test == node_id or (
-        test.startswith(node_id) and test[len(node_id)] in "[:"
-    )
+    return test == node_id or (test.startswith(node_id) and test[len(node_id)] in "[:")
 
 
 def verdict(code: int | None, failed: list[str]) -> tuple[str, str]:
@@ -227,7 +207,9 @@ def main(argv=None) -> int:
             print_row(mutant.name, results[mutant.name], seconds, note)
             shutil.rmtree(root, ignore_errors=True)
 
-    counts = {r: list(results.values()).count(r) for r in dict.fromkeys(results.values())}
+    counts = {
+        r: list(results.values()).count(r) for r in dict.fromkeys(results.values())
+    }
     print("-" * 100)
     print(", ".join(f"{n} {r}" for r, n in counts.items()))
     return 0 if set(results.values()) <= {"caught"} else 1

@@ -1,7 +1,10 @@
-"""The generated --cuda project on a GPU: its default device, the three precisions
-(bfloat16 autocast, float32 with the DataLoader path, float16 with loss scaling), a
-mid-epoch resume, and nccl under torchrun. Skipped where torch sees no CUDA device;
-`bench/gpu.py` measures the same project's speed."""
+"""A generated project on a GPU, where every project trains without asking: the
+default device, the precision --amp picks there (bfloat16 autocast by default,
+float32 with --amp off, float16 with loss scaling where bfloat16 is missing),
+--device choosing the CPU or a GPU the machine lacks, a mid-epoch resume, and
+nccl under torchrun. Skipped where torch sees no CUDA device (the CPU side of
+--device and --amp runs in test_feature_runs.py); `bench/gpu.py` measures the same
+project's speed."""
 
 from __future__ import annotations
 
@@ -17,24 +20,46 @@ from .conftest import cuda, read_history, run_python
 
 pytestmark = cuda
 
-# A GPU with bfloat16 (Ampere and later) never takes the float16 + GradScaler path
-# on its own: pretend it lacks bfloat16, as a V100 or T4 does.
-AS_IF_WITHOUT_BFLOAT16 = """\
-import runpy, sys
+# train.main with a note of the dtype the first convolution computed in while
+# training, printed at the end. AS_IF_WITHOUT_BFLOAT16 makes a GPU with bfloat16
+# (Ampere and later) take the float16 + GradScaler path, as a V100 or T4 does.
+RUN = """
+import os
+import sys
+
 import torch
-torch.cuda.is_bf16_supported = lambda *args, **kwargs: False
-sys.argv = ["mytrainer.train", *sys.argv[1:]]
-runpy.run_module("mytrainer.train", run_name="__main__")
+
+from mytrainer import train
+
+if os.environ.get("AS_IF_WITHOUT_BFLOAT16"):
+    torch.cuda.is_bf16_supported = lambda *args, **kwargs: False
+dtypes = set()
+
+
+def note_dtype(module, inputs, output):
+    if module.training:
+        dtypes.add(str(output.dtype).removeprefix("torch."))
+
+
+class RecordedNet(train.Net):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        conv = next(m for m in self.modules() if isinstance(m, torch.nn.Conv2d))
+        conv.register_forward_hook(note_dtype)
+
+
+train.Net = RecordedNet
+train.main(sys.argv[1:])
+print("training convolutions in", " ".join(sorted(dtypes)))
 """
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    options = Options(
-        name="mytrainer", cuda=True, amp=True, checkpoint=True, distributed=True
+    root = create(
+        Options(name="mytrainer", checkpoint=True), tmp_path_factory.mktemp("cuda")
     )
-    root = create(options, tmp_path_factory.mktemp("cuda"))
-    (root / "as_if_without_bfloat16.py").write_text(AS_IF_WITHOUT_BFLOAT16)
+    (root / "run.py").write_text(RUN)
     return root
 
 
@@ -45,36 +70,28 @@ def last_checkpoint(run_dir: Path) -> dict:
 
 
 @pytest.mark.parametrize(
-    "entry, extra, scaled",
+    "extra, env, dtype",
     [
-        (["-m", "mytrainer.train"], [], False),
-        (["-m", "mytrainer.train"], ["--no-amp", "--loader", "classic"], False),
-        (["as_if_without_bfloat16.py"], [], True),
+        ([], {}, "bfloat16"),
+        (["--amp", "off", "--loader", "dataloader"], {}, "float32"),
+        ([], {"AS_IF_WITHOUT_BFLOAT16": "1"}, "float16"),
     ],
-    ids=["bfloat16-default", "float32-dataloader", "float16-loss-scaling"],
+    ids=["amp-auto-bfloat16", "amp-off-float32-dataloader", "float16-loss-scaling"],
 )
 def test_trains_on_the_gpu_by_default_in_each_precision(
-    project, mnist_root, entry, extra, scaled
+    project, mnist_root, extra, env, dtype
 ):
-    output = f"runs-{'-'.join(extra) or entry[-1]}"
-    args = [
-        *entry,
-        "--data-dir",
-        str(mnist_root),
-        "--epochs",
-        "5",
-        "--output-dir",
-        output,
-        *extra,
-    ]
-    result = run_python(args, cwd=project)
+    output = f"runs-{dtype}"
+    args = ["run.py", "--data-dir", str(mnist_root), "--epochs", "5"]
+    result = run_python([*args, "--output-dir", output, *extra], cwd=project, **env)
 
     assert result.returncode == 0, result.stderr[-3000:]
+    assert f"training convolutions in {dtype}\n" in result.stdout
     assert read_history(project / output / "metrics.jsonl")[-1]["accuracy"] >= 0.96
     state = last_checkpoint(project / output)
     # No --device given.
     assert all(tensor.is_cuda for tensor in state["model"].values())
-    if scaled:
+    if dtype == "float16":
         # The scaler ran and is saved: its scale moved off the initial 2**16 as it
         # backed off after overflowing steps or grew after clean ones.
         assert 0 < state["scaler"]["scale"] < float("inf")
@@ -84,6 +101,34 @@ def test_trains_on_the_gpu_by_default_in_each_precision(
         )
     else:
         assert state["scaler"] == {}  # a disabled scaler saves nothing
+
+
+def test_device_cpu_trains_on_the_cpu_in_float32_beside_a_gpu(project, mnist_root):
+    args = ["run.py", "--data-dir", str(mnist_root), "--epoch-length", "4"]
+    result = run_python([*args, "--device", "cpu", "--output-dir", "cpu"], cwd=project)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    # --amp auto autocasts on CUDA devices only.
+    assert "training convolutions in float32\n" in result.stdout
+    state = last_checkpoint(project / "cpu")
+    assert not any(tensor.is_cuda for tensor in state["model"].values())
+
+
+def test_a_gpu_the_machine_lacks_is_a_one_line_usage_error(project, mnist_root):
+    missing = f"cuda:{torch.cuda.device_count()}"
+    args = ["-m", "mytrainer.train", "--data-dir", str(mnist_root)]
+    result = run_python([*args, "--device", missing], cwd=project)
+
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            f"argument --device: {missing}: this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s)"
+        )
+    )
+    assert not (project / "runs").exists()
 
 
 def test_a_run_resumed_mid_epoch_on_the_gpu_ends_where_the_whole_run_does(

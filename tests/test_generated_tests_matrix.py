@@ -1,42 +1,164 @@
-"""The tests that ship inside a generated project pass for every metric combination."""
+"""The tests that ship inside a generated project pass for a matrix of option sets,
+and each set's train script is wired for its options.
+
+The matrix: every metric subset (no features) and every set of the features that
+add files (default metrics). Each project runs the shipped tests of what varies
+with those options: test_metrics.py and one file per metric module; test_handlers.py
+and one file per feature. The train script of each is checked too (WIRING below):
+its flags parse, its validation metrics are the chosen ones, and for each metric
+and each feature alone one short run writes the history and the feature's files.
+"""
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import subprocess
 import sys
 
 from scaffold.options import Options
-from scaffold.registry import METRICS
+from scaffold.registry import DEFAULT_METRICS, FEATURES, METRICS
 from scaffold.render import render
 
 from .conftest import write_tree
 
+FILE_FEATURES = [name for name, spec in FEATURES.items() if spec.render_time]
+# What each feature leaves in --output-dir beside metrics.jsonl.
+OUTPUTS = {
+    "checkpoint": "checkpoints",
+    "tensorboard": "tensorboard",
+    "plot": "training_curves.png",
+}
+NOT_ONE_NUMBER = {"confusion"}  # metrics --monitor cannot watch
 
-def test_shipped_metric_and_training_tests_pass_for_every_metric_subset(tmp_path):
+# Runs in the projects' pytest process; CASES come from cases.json beside it.
+WIRING = '''
+"""Each project's train script, wired for its options."""
+
+import importlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+CASES = json.loads(Path(__file__).with_name("cases.json").read_text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["package"] for case in CASES])
+def test_flags_parse_and_validation_has_the_chosen_metrics(case):
+    package = case["package"]
+    config = importlib.import_module(f"{package}.config")
+    evaluation = importlib.import_module(f"{package}.evaluation")
+    supervised = importlib.import_module(f"{package}.supervised")
+    history = importlib.import_module(f"{package}.history")
+
+    args = config.parse_args([])
+    assert args.monitor == case["monitor"]
+
+    metrics = evaluation.validation_metrics(10, F.nll_loss)
+    assert list(metrics) == case["metrics"]
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    model.append(torch.nn.LogSoftmax(dim=1))
+    batches = [(torch.randn(n, 1, 28, 28), torch.arange(n) % 10) for n in (7, 5)]
+    evaluator = supervised.create_supervised_evaluator(model, metrics=metrics)
+    values = evaluator.run(batches).metrics
+    assert list(values) == case["metrics"]
+    json.dumps({name: history.as_json(value) for name, value in values.items()})
+
+
+TRAINED = [case for case in CASES if case["train"]]
+
+
+@pytest.mark.parametrize("case", TRAINED, ids=[case["package"] for case in TRAINED])
+def test_one_short_run_writes_the_history_and_the_features_files(
+    case, tmp_path, capsys
+):
+    train = importlib.import_module(f"{case['package']}.train")
+    data_dir = os.environ["MATRIX_DATA_DIR"]
+    train.main(["--data-dir", data_dir, "--epoch-length", "2", "--output-dir", str(tmp_path)])
+
+    [row] = [json.loads(line) for line in (tmp_path / "metrics.jsonl").open()]
+    assert list(row) == ["epoch", "train_loss", "seconds", *case["metrics"]]
+    assert sorted(path.name for path in tmp_path.iterdir()) == case["outputs"]
+    printed = capsys.readouterr().out
+    assert "epoch 1 validation: train_loss " in printed
+    assert f"best {case['monitor']} " in printed
+'''
+
+
+def project_case(package, options, train):
+    """What WIRING expects of one project."""
+    scores = [name for name in options.metrics if name not in NOT_ONE_NUMBER]
+    outputs = ["metrics.jsonl"] + [
+        OUTPUTS[name] for name in OUTPUTS if getattr(options, name)
+    ]
+    return {
+        "package": package,
+        "metrics": list(options.metrics),
+        "monitor": scores[0] if scores else "train_loss",
+        "train": train,
+        "outputs": sorted(outputs),
+    }
+
+
+def shipped_tests(specs):
+    """The generated test files that these metrics or features add."""
+    return {
+        path.removesuffix(".jinja")
+        for spec in specs
+        for path in spec.files
+        if path.startswith("tests/")
+    }
+
+
+def option_sets():
+    """(options, the shipped test files that vary with them, whether to train)."""
+    names = list(METRICS)
+    for size in range(1, len(names) + 1):
+        for metrics in itertools.combinations(names, size):
+            files = shipped_tests(METRICS[name] for name in metrics)
+            files.add("tests/test_metrics.py")
+            yield Options(name="mytrainer", metrics=metrics), files, size == 1
+    for size in range(1, len(FILE_FEATURES) + 1):
+        for features in itertools.combinations(FILE_FEATURES, size):
+            files = shipped_tests(FEATURES[name] for name in features)
+            files.add("tests/test_handlers.py")
+            options = Options(
+                name="mytrainer",
+                metrics=DEFAULT_METRICS,
+                **dict.fromkeys(features, True),
+            )
+            yield options, files, size == 1
+
+
+def test_shipped_tests_pass_and_train_scripts_are_wired_for_every_option_set(
+    tmp_path, mnist_root
+):
     # One pytest process for all projects, so torch is imported once: each project
     # gets its own package name, and every project root goes on the path.
-    names = list(METRICS)
-    roots, test_files, first_metrics = [], [], set()
-    for size in range(1, len(names) + 1):
-        for subset in itertools.combinations(names, size):
-            # Rendered as "mytrainer" (the render matrix formatted these already) and
-            # renamed: formatting is not under test here, behaviour is.
-            package = f"m{len(roots):03d}"
-            files = render(Options(name="mytrainer", metrics=subset))
-            renamed = {
-                path.replace("mytrainer", package): text.replace("mytrainer", package)
-                for path, text in files.items()
-            }
-            root = write_tree(tmp_path / package, renamed)
-            roots.append(str(root))
-            test_files.append(str(root / "tests" / "test_metrics.py"))
-            if subset[0] not in first_metrics:  # test_train.py varies only with it
-                first_metrics.add(subset[0])
-                test_files.append(str(root / "tests" / "test_train.py"))
-    assert len(roots) == 2 ** len(names) - 1
+    roots, test_files, cases = [], [], []
+    for options, files, train in option_sets():
+        # Rendered as "mytrainer" (the render matrix formatted these already) and
+        # renamed: formatting is not under test here, behaviour is.
+        package = f"m{len(roots):03d}"
+        renamed = {
+            path.replace("mytrainer", package): text.replace("mytrainer", package)
+            for path, text in render(options).items()
+        }
+        root = write_tree(tmp_path / package, renamed)
+        roots.append(str(root))
+        assert all((root / path).is_file() for path in files), files
+        test_files.extend(str(root / path) for path in sorted(files))
+        cases.append(project_case(package, options, train))
+    assert len(roots) == 2 ** len(METRICS) - 1 + 2 ** len(FILE_FEATURES) - 1
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    (tmp_path / "test_wiring.py").write_text(WIRING)
 
     result = subprocess.run(
         [
@@ -47,10 +169,15 @@ def test_shipped_metric_and_training_tests_pass_for_every_metric_subset(tmp_path
             "-p",
             "no:cacheprovider",
             "--import-mode=importlib",
+            "test_wiring.py",
             *test_files,
         ],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(roots)},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(roots),
+            "MATRIX_DATA_DIR": str(mnist_root),
+        },
         capture_output=True,
         text=True,
         timeout=1200,
@@ -59,4 +186,21 @@ def test_shipped_metric_and_training_tests_pass_for_every_metric_subset(tmp_path
 
     assert result.returncode == 0, result.stdout[-4000:]
     passed = int(re.search(r"(\d+) passed", result.stdout).group(1))
-    assert passed >= len(roots) + 3 * len(first_metrics)
+    trained = sum(case["train"] for case in cases)
+    assert passed >= len(test_files) + len(cases) + trained
+
+
+def test_a_project_with_precision_alone_passes_its_precision_tests(tmp_path):
+    files = render(Options(name="mytrainer", metrics=("precision",)))
+    root = write_tree(tmp_path, files)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        + ["tests/test_precision_recall.py"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -179,8 +179,9 @@ def main(argv=None):
         keep_best=args.keep_best,
         score_name=args.monitor,
         mode=args.monitor_mode,
+        read_only=not is_main_process(),  # the others only load
     )
-    if is_main_process():  # the others train alongside it
+    if is_main_process():
         after_validation.append(checkpointer.epoch_completed)
         if args.checkpoint_every:
             mid_epoch = checkpointer.mid_epoch(args.checkpoint_every)

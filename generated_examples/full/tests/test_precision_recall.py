@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from mytrainer.metrics import F1, NotComputableError, Precision, Recall
+from mytrainer.metrics import NotComputableError
+from mytrainer.metrics.precision_recall import F1, Precision, Recall
 
 # Predicted 0, 2, 1, 1, 0 against true 0, 1, 1, 2, 0 with a class 3 nobody uses:
 # class 0: 2 predicted, 2 true, 2 right; class 1: 2, 2, 1; class 2: 1, 1, 0.

@@ -67,6 +67,8 @@ class Checkpointer:
     best-<iteration>-<score_name>=<score>.pt when the score is among the best
     `keep_best` so far (higher is better with mode="max", lower with "min").
     epoch_completed(engine, record) does both with the score record[score_name].
+    A read_only Checkpointer (every process but the main one, under torchrun)
+    loads checkpoints and never writes or deletes one.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class Checkpointer:
         keep_best=0,
         score_name="score",
         mode="max",
+        read_only=False,
     ):
         if mode not in ("max", "min"):
             raise ValueError(f"expected mode 'max' or 'min', got {mode!r}")
@@ -88,6 +91,7 @@ class Checkpointer:
         self.keep_best = keep_best
         self.score_name = score_name
         self.mode = mode
+        self.read_only = read_only  # loads, never writes or deletes
 
     def save(self, engine):
         self._write(f"checkpoint-{engine.state.iteration:08d}.pt")
@@ -158,9 +162,10 @@ class Checkpointer:
             path = self._load_newest()
         else:
             path = load_checkpoint(where, self.objects)
-        for later in self.files():
-            if _iteration(later) > trainer.state.iteration:
-                later.unlink()
+        if not self.read_only:
+            for later in self.files():
+                if _iteration(later) > trainer.state.iteration:
+                    later.unlink()
         return path
 
     def _load_newest(self):
@@ -168,7 +173,8 @@ class Checkpointer:
             try:
                 return load_checkpoint(path, self.objects)
             except CheckpointError as error:
-                print(f"warning: {error}; trying the one before")
+                if not self.read_only:
+                    print(f"warning: {error}; trying the one before")
         raise CheckpointError(f"no readable checkpoint in {self.directory}")
 
     def _key(self, score):
@@ -179,6 +185,8 @@ class Checkpointer:
         return sorted(best, key=lambda p: self._key(_score(p)), reverse=True)
 
     def _write(self, name):
+        if self.read_only:
+            raise CheckpointError(f"not writing {name}: this Checkpointer only reads")
         self.directory.mkdir(parents=True, exist_ok=True)
         state = {key: value.state_dict() for key, value in self.objects.items()}
         if _holds_non_finite(state):
