@@ -23,6 +23,7 @@ from pathlib import Path
 
 import black
 import pytest
+import torch.nn.functional as F
 
 from scaffold.options import Options
 from scaffold.registry import FEATURES, METRICS
@@ -161,7 +162,8 @@ def test_every_package_imports_and_exports_what_it_promises(tmp_path):
             assert expected <= set(package.__all__), options
             assert all(hasattr(package, name) for name in package.__all__)
             evaluation = sys.modules[f"{NAME}.evaluation"]
-            assert list(evaluation.validation_metrics(10)) == list(metrics)
+            metrics_built = evaluation.validation_metrics(10, F.nll_loss)
+            assert list(metrics_built) == list(metrics)
         finally:
             sys.path.remove(str(root))
             for name in [m for m in sys.modules if m.split(".")[0] == NAME]:
