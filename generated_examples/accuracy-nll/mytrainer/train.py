@@ -89,9 +89,9 @@ def main(argv=None):
         model = model.to(memory_format=torch.channels_last)
     # DDP starts every process from rank 0's weights and averages the gradients
     # in backward; evaluating and saving use `model` itself.
-    stepped = DistributedDataParallel(model) if get_world_size() > 1 else model
+    training_module = DistributedDataParallel(model) if get_world_size() > 1 else model
     if args.compile:
-        stepped = torch.compile(stepped)
+        training_module = torch.compile(training_module)
     # From here on each process draws its own random numbers (dropout and such).
     torch.manual_seed(args.seed + get_rank())
     # fused: one kernel updates every parameter; a loop cost 1 ms a CPU step.
@@ -106,7 +106,7 @@ def main(argv=None):
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
     trainer = create_supervised_trainer(
-        stepped,
+        training_module,
         optimizer,
         F.nll_loss,
         device=device,

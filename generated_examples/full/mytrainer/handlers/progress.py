@@ -23,10 +23,10 @@ class ProgressBar:
         engine.add_event_handler(Events.EPOCH_COMPLETED | Events.COMPLETED, self._close)
 
     def _open(self, engine):
-        done = engine.state.iteration % engine.state.epoch_length  # > 0 on resume
+        finished = engine.state.iteration % engine.state.epoch_length  # > 0 on resume
         self.bar = tqdm(
             total=engine.state.epoch_length,
-            initial=done,
+            initial=finished,
             desc=f"epoch {engine.state.epoch}/{engine.state.max_epochs}",
             unit="batch",
             leave=False,
