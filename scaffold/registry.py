@@ -251,6 +251,7 @@ CORE_FILES = (
     "tests/test_distributed.py.jinja",
     "tests/test_engine.py.jinja",
     "tests/test_handlers.py.jinja",
+    "tests/test_history.py.jinja",
     "tests/test_metrics.py.jinja",
     "tests/test_train.py.jinja",
 )

@@ -9,10 +9,18 @@ import sys
 import zipfile
 from pathlib import Path
 
+import jinja2
 import pytest
 
+from scaffold.options import Options
 from scaffold.registry import CORE_FILES, FEATURES, METRICS
-from scaffold.render import TEMPLATE_SUFFIX, template_paths, templates_dir
+from scaffold.render import (
+    TEMPLATE_SUFFIX,
+    _environment,
+    context,
+    template_paths,
+    templates_dir,
+)
 
 from .conftest import REPO
 
@@ -115,3 +123,13 @@ def test_plain_files_hold_no_jinja():
         if not template.name.endswith(TEMPLATE_SUFFIX):
             text = template.read_text()
             assert not re.search(r"\{\{|\{%|\{#", text), template
+
+
+def test_a_misspelt_template_variable_fails_the_render_instead_of_rendering_empty(
+    tmp_path,
+):
+    (tmp_path / "broken.py.jinja").write_text('NAME = "{{ pakage }}"\n')
+    template = _environment(tmp_path).get_template("broken.py.jinja")
+
+    with pytest.raises(jinja2.UndefinedError, match="pakage"):
+        template.render(context(Options(name="mytrainer")))
