@@ -305,6 +305,36 @@ def nan_run(checkpointed, mnist_root):
     )
 
 
+@pytest.fixture(scope="module")
+def nan_loss_run(checkpointed, mnist_root):
+    """A learning rate of 1e30: the first step leaves huge but finite weights, so
+    the second step's loss is NaN while the weights it started from were finite."""
+    root, _ = checkpointed
+    return root, run_python(
+        train_args(
+            mnist_root,
+            "nan-loss",
+            *("--lr", "1e30", "--scheduler", "none", "--checkpoint-every", "1"),
+            *("--keep-last", "100"),
+        ),
+        cwd=root,
+    )
+
+
+def test_the_nan_guard_names_the_loss_before_the_checkpoint_of_its_step_runs(
+    nan_loss_run,
+):
+    root, result = nan_loss_run
+    assert result.returncode == 1
+    expected = (
+        "error: the training loss is nan at epoch 1, iteration 2; "
+        "try a lower --lr or --clip-grad-norm"
+    )
+    assert result.stderr.strip().splitlines() == [expected]
+    names = sorted(p.name for p in (root / "nan-loss/checkpoints").iterdir())
+    assert names == ["checkpoint-00000001.pt"]
+
+
 def test_a_nan_loss_ends_the_run_with_one_line_before_its_iteration_is_checkpointed(
     nan_run,
 ):
