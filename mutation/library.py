@@ -1,17 +1,29 @@
 """mutmut's score for scaffold/update.py and scaffold/render.py, run in a copy.
 
-    python -m mutation.library [--max-children N] [--dir FOLDER]
+    python -m mutation.library [--max-children N] [--dir FOLDER] [--recheck]
 
 mutmut writes its mutants/ folder where it runs, so this copies the repository
 into FOLDER (default: a new temporary folder, kept for `mutmut results` and
-`mutmut show NAME` there; give the same FOLDER again to resume a run), writes
+`mutmut show NAME` there; give the same FOLDER again to resume a run: mutmut
+then tests only the mutants of functions that changed), writes
 mutation/mutmut.cfg into it as setup.cfg, runs `mutmut run` and prints the score
 of each file: killed / survived / timeout / no tests.
+
+mutmut runs a mutant against the tests that called the mutated function while
+it collected its statistics; a function called from a module-scoped fixture is
+credited to the first test that used the fixture only, so the later tests that
+check the fixture's result never see its mutants.
+
+    python -m mutation.library --dir FOLDER --recheck scaffold/update.py -- tests/test_update.py
+
+runs each survivor of that file against those tests (pytest -x) and prints the
+ones they kill.
 """
 
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import os
 import shutil
@@ -19,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mutation.repository import REPO, copy_repository, repository_files
@@ -30,19 +43,58 @@ STATUS |= dict.fromkeys((36, -24, 24, 152, 255), "timeout")
 STATUS[None] = "not checked"
 
 
-def score(folder: Path) -> dict[str, Counter]:
-    scores = {}
+def statuses(folder: Path) -> dict[str, dict[str, str]]:
+    """{file: {mutant name: status}} as mutmut recorded them."""
+    found = {}
     for name in FILES:
         meta = json.loads((folder / "mutants" / f"{name}.meta").read_text())
-        codes = meta["exit_code_by_key"].values()
-        scores[name] = Counter(STATUS.get(code, "suspicious") for code in codes)
-    return scores
+        found[name] = {
+            mutant: STATUS.get(code, "suspicious")
+            for mutant, code in meta["exit_code_by_key"].items()
+        }
+    return found
+
+
+def pytest_arguments(folder: Path) -> list[str]:
+    """The test selection and extra arguments of the [mutmut] configuration."""
+    config = configparser.ConfigParser()
+    config.read(folder / "setup.cfg")
+    section = config["mutmut"]
+    return [
+        line
+        for key in ("pytest_add_cli_args", "pytest_add_cli_args_test_selection")
+        for line in section.get(key, "").splitlines()
+        if line
+    ]
+
+
+def killed_by(folder: Path, mutant: str, tests: list[str], env) -> bool:
+    """Whether the tests fail with the mutant active (mutmut's trampolines read
+    MUTANT_UNDER_TEST)."""
+    mutants = folder / "mutants"
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+    try:
+        run = subprocess.run(
+            [*command, *tests],
+            cwd=mutants,
+            env={**env, "MUTANT_UNDER_TEST": mutant, "PYTHONPATH": str(mutants)},
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return run.returncode != 0
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mutation.library")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--dir", type=Path, help="the copy to run in (or resume)")
+    parser.add_argument(
+        "--recheck", metavar="FILE", help="run FILE's survivors against the tests"
+    )
+    parser.add_argument("tests", nargs="*", help="pytest arguments, after --")
     args = parser.parse_args(argv)
 
     folder = args.dir or Path(tempfile.mkdtemp(prefix="scaffold-mutmut-"))
@@ -52,13 +104,25 @@ def main(argv=None) -> int:
     print(f"mutmut runs in {folder}", flush=True)
     # A path that cannot be created: render.py then caches nothing on disk.
     env = {**os.environ, "SCAFFOLD_CACHE_DIR": os.path.join(os.devnull, "scaffold")}
+    if args.recheck:
+        found = statuses(folder)[args.recheck]
+        survivors = [m for m, status in found.items() if status == "survived"]
+        tests = args.tests
+        print(f"{len(survivors)} survivors of {args.recheck} against {' '.join(tests)}")
+        with ThreadPoolExecutor(args.max_children) as pool:
+            verdicts = pool.map(lambda m: killed_by(folder, m, tests, env), survivors)
+            for mutant, killed in zip(survivors, verdicts, strict=True):
+                print(
+                    f"    {'killed' if killed else 'survived':8} {mutant}", flush=True
+                )
+        return 0
     command = [sys.executable, "-m", "mutmut", "run"]
     command += ["--max-children", str(args.max_children)]
     run = subprocess.run(command, cwd=folder, env=env, check=False)
-    for name, counts in score(folder).items():
-        total = sum(counts.values())
+    for name, by_mutant in statuses(folder).items():
+        counts = Counter(by_mutant.values())
         line = ", ".join(f"{n} {status}" for status, n in counts.most_common())
-        print(f"{name}: {counts['killed']}/{total} killed ({line})")
+        print(f"{name}: {counts['killed']}/{len(by_mutant)} killed ({line})")
     print(f"surviving mutants: cd {folder} && python -m mutmut results")
     return run.returncode
 

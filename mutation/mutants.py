@@ -35,6 +35,9 @@ RESUME_TRUNCATED = "tests/test_features.py::test_a_truncated_checkpoint_is_rejec
 ALL_ON_HANDLER_TESTS = (
     "tests/test_feature_runs.py::test_all_on_projects_own_handler_tests_pass"
 )
+DEFAULT_PROJECT_TESTS = (
+    "tests/test_end_to_end.py::test_generated_projects_own_tests_pass[default]"
+)
 NAN_RUN = "tests/test_feature_runs.py::test_a_nan_loss_ends_the_run_with_one_line_before_its_iteration_is_checkpointed"
 # train.py.jinja: the NaN guard's registration, and the end of the checkpoint block.
 NAN_GUARD = "    trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_on_non_finite_loss)\n"
@@ -230,9 +233,7 @@ MUTANTS = (
         file=SUPERVISED,
         old="        was_training = model.training\n        model.eval()\n",
         new="        was_training = model.training\n",
-        tests=(
-            "tests/test_end_to_end.py::test_generated_projects_own_tests_pass[default]",
-        ),
+        tests=(DEFAULT_PROJECT_TESTS,),
     ),
     Mutant(
         name="process-share-ignores-drop-last",
@@ -245,7 +246,8 @@ MUTANTS = (
         ),
         new="",
         tests=(
-            "tests/test_distributed.py::test_the_projects_own_distributed_tests_pass",
+            DEFAULT_PROJECT_TESTS,
+            "tests/test_distributed.py::test_two_processes_train_one_run_on_equal_disjoint_shares",
         ),
     ),
     Mutant(

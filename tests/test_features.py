@@ -403,6 +403,8 @@ def test_a_truncated_checkpoint_is_rejected_by_name_and_last_takes_the_previous(
 def test_a_fresh_run_refuses_a_folder_holding_checkpoints(resumable):
     root, args = resumable
     shutil.copytree(root / "reference", root / "earlier")
+    # Without the history, the folder holds only the checkpoints of that run.
+    (root / "earlier/metrics.jsonl").unlink()
     before = sorted(p.name for p in (root / "earlier/checkpoints").iterdir())
     result = run_python(args("earlier"), cwd=root)
     assert result.returncode == 1

@@ -12,6 +12,7 @@ sees each test sample exactly once, so metrics summed over processes are exact.
 """
 
 import math
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -46,7 +47,7 @@ def load_dataset(name, root, train, transform=None):
     try:
         return dataset_class(root, train=train, transform=transform, download=False)
     except RuntimeError:
-        download(name, root)  # not on disk yet
+        download(name, root)  # not on disk yet, or a file of it is cut short
     return dataset_class(root, train=train, transform=transform, download=False)
 
 
@@ -55,9 +56,13 @@ def download(name, root):
 
     torchvision creates its folders before downloading; a failed download would
     leave an empty `<root>/MNIST/raw` behind, so it runs in a temporary folder and
-    only a complete dataset moves into `root`.
+    only a complete dataset goes into `root`, a file at a time: each is copied under
+    a temporary name and renamed, so that no reader (another process under
+    torchrun, a later run) ever sees a file cut short. Files already there, whole
+    or not, are replaced.
     """
     dataset_class = DATASETS[name].torchvision_class
+    raw = Path(root) / dataset_class.__name__ / "raw"
     with tempfile.TemporaryDirectory() as scratch:
         try:
             dataset_class(scratch, train=True, download=True)
@@ -66,13 +71,15 @@ def download(name, root):
             lines = [line for line in str(error).splitlines() if line.strip()]
             reason = lines[-1] if lines else repr(error)
             raise DatasetNotFound(
-                f"{name} is not in {root}/{dataset_class.__name__}/raw (the IDX "
-                f"files, e.g. train-images-idx3-ubyte) and downloading it failed: "
-                f"{reason}"
+                f"{name} is not in {raw} (as readable IDX files, e.g. "
+                f"train-images-idx3-ubyte) and downloading it failed: {reason}; "
+                "copy the files there, or retry online"
             ) from None
-        target = Path(root) / dataset_class.__name__
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(Path(scratch) / dataset_class.__name__, target)
+        raw.mkdir(parents=True, exist_ok=True)
+        for path in (Path(scratch) / dataset_class.__name__ / "raw").iterdir():
+            copying = raw / f"{path.name}.partial"
+            shutil.copyfile(path, copying)
+            os.replace(copying, raw / path.name)
 
 
 def process_share(order, rank, world_size, drop_last=False):

@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, StepLR
 
-from .config import parse_args
+from .config import exit_quietly, parse_args
 from .data import NUM_CLASSES, DatasetNotFound, get_data_loaders
 from .distributed import (
     broadcast_buffers,
@@ -66,9 +66,48 @@ def autocast_dtype(device, amp):
     return torch.bfloat16
 
 
+def log_loss_every(trainer, interval):
+    """Print the training loss every `interval` iterations of each epoch: this
+    process's running average over its own batches."""
+
+    def step_in_epoch(engine):
+        return (engine.state.iteration - 1) % engine.state.epoch_length + 1
+
+    def at_interval(engine, _):
+        return step_in_epoch(engine) % interval == 0
+
+    def log_loss(engine):
+        loss = float(engine.state.metrics["loss"])
+        print(
+            f"epoch {engine.state.epoch} "
+            f"[{step_in_epoch(engine)}/{engine.state.epoch_length}] loss {loss:.4f}"
+        )
+
+    trainer.add_event_handler(
+        Events.ITERATION_COMPLETED(event_filter=at_interval), log_loss
+    )
+
+
+def fail(message):
+    """End the run with a one-line error that every process meets alike (a flag, a
+    checkpoint): under torchrun the main process says it, the others exit quietly."""
+    if not is_main_process():
+        exit_quietly(1)
+    # Some of torch's messages run to paragraphs; their first line names the cause.
+    raise SystemExit(f"error: {str(message).strip().splitlines()[0]}")
+
+
 def main(argv=None):
     args = parse_args(argv)
     device = setup(args.device, args.backend)  # joins torchrun's processes, if any
+    try:
+        train(args, device)
+    finally:
+        cleanup()
+
+
+def train(args, device):
+    """Train as `args` say on `device`, validating after every epoch."""
     torch.manual_seed(args.seed)  # the same on every process: one initial model
     try:
         train_loader, val_loader = get_data_loaders(
@@ -81,8 +120,15 @@ def main(argv=None):
             loader=args.loader,
         )
     except DatasetNotFound as error:
+        # Every process says it: one machine may lack the data that others have.
         raise SystemExit(f"error: {error}") from None
     epoch_length = args.epoch_length or len(train_loader)
+    steps = args.epochs * epoch_length // args.accumulate  # optimizer steps
+    if steps == 0:
+        fail(
+            f"--accumulate {args.accumulate} is more than the run's "
+            f"{args.epochs * epoch_length} iterations: the weights would never change"
+        )
 
     model = Net(NUM_CLASSES).to(device)
     if args.channels_last:
@@ -98,9 +144,7 @@ def main(argv=None):
     optimizer = AdamW(
         model.parameters(), lr=args.lr, weight_decay=args.weight_decay, fused=True
     )
-    scheduler, scheduler_event = make_scheduler(
-        args, optimizer, steps=args.epochs * epoch_length // args.accumulate
-    )
+    scheduler, scheduler_event = make_scheduler(args, optimizer, steps)
     amp_dtype = autocast_dtype(device, args.amp)
     # float16 needs its loss scaled so that small gradients do not underflow.
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
@@ -131,24 +175,8 @@ def main(argv=None):
     def start_clock(engine):
         engine.state.epoch_start = time.perf_counter()
 
-    def step_in_epoch(engine):
-        return (engine.state.iteration - 1) % engine.state.epoch_length + 1
-
-    def at_log_interval(engine, _):
-        return step_in_epoch(engine) % args.log_interval == 0
-
-    def log_loss(engine):
-        # The main process's running average over its own batches.
-        loss = float(engine.state.metrics["loss"])
-        print(
-            f"epoch {engine.state.epoch} "
-            f"[{step_in_epoch(engine)}/{engine.state.epoch_length}] loss {loss:.4f}"
-        )
-
     if is_main_process():
-        trainer.add_event_handler(
-            Events.ITERATION_COMPLETED(event_filter=at_log_interval), log_loss
-        )
+        log_loss_every(trainer, args.log_interval)
 
     def validate(engine):
         """Evaluate the model and return the epoch's record, the same on every

@@ -1,15 +1,18 @@
 """The train script's command line: every flag with its default, checked up front.
 
 A value no run could use (a batch of 0, a learning rate of nan, a device this
-machine lacks) is an argparse error before any work starts, not a traceback
-minutes later.
+machine lacks, an --output-dir holding an earlier run) is an argparse error before
+any work starts, not a traceback minutes later.
 """
 
 import argparse
 import math
+import os
+import time
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 from .data import DATASETS, NUM_CLASSES
@@ -18,6 +21,12 @@ from .evaluation import monitored_scores
 # Each schedule with the peak or initial learning rate it was tuned with.
 SCHEDULERS = {"onecycle": 0.01, "cosine": 0.003, "step": 0.003, "none": 0.001}
 MONITORED = monitored_scores(NUM_CLASSES, F.nll_loss)
+# The torch.distributed backends that this build of torch has.
+BACKENDS = {
+    "gloo": dist.is_gloo_available,
+    "nccl": dist.is_nccl_available,
+    "mpi": dist.is_mpi_available,
+}
 
 
 def positive_int(text):
@@ -48,6 +57,17 @@ def non_negative_float(text):
     return value
 
 
+def seed(text):
+    value = int(text)
+    # Each process seeds torch with seed + rank, and each epoch's order with
+    # seed + epoch: they stay within the 64 bits torch takes.
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 0 to 2**63 - 1, got {text}"
+        )
+    return value
+
+
 def available_device(text):
     try:
         device = torch.device(text)
@@ -61,7 +81,58 @@ def available_device(text):
         raise argparse.ArgumentTypeError(
             f"{text}: this machine has {torch.cuda.device_count()} CUDA device(s)"
         )
+    if device.type not in ("cpu", "cuda"):
+        # mps, xpu and the like: an empty tensor is the one test every kind passes.
+        try:
+            torch.empty(0, device=device)
+        except Exception:
+            raise argparse.ArgumentTypeError(
+                f"{text}: this machine or this build of torch has no such device"
+            ) from None
     return device
+
+
+def nearest_existing(path):
+    """`path`, or the nearest of its parents that exists."""
+    return next(p for p in [path, *path.parents] if os.path.exists(p))
+
+
+def folder(text):
+    """A folder, or a path where one can be made: not a file nor under one."""
+    path = Path(text)
+    existing = nearest_existing(path)
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{existing} is a file, not a folder")
+    return path
+
+
+def writable_folder(text):
+    """A folder() this process may write in: a run finds out now, not when it
+    writes its first results."""
+    path = folder(text)
+    existing = nearest_existing(path)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{existing} is not writable")
+    return path
+
+
+def exit_quietly(status):
+    """Exit without a word, as every process under torchrun but the first does on
+    an error that all of them meet, so that the first alone prints it. torchrun
+    stops every process as soon as one ends: this one waits for the first to have
+    printed and ended (torchrun then stops it), or for 30 s."""
+    time.sleep(30)
+    raise SystemExit(status)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, with one error message under torchrun: every process
+    parses the same flags, and only the first (RANK 0) prints what is wrong."""
+
+    def error(self, message):
+        if os.environ.get("RANK", "0") != "0":
+            exit_quietly(2)
+        super().error(message)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -74,16 +145,21 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description="Train a CNN on MNIST or Fashion-MNIST.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--data-dir", default="data", help="dataset root folder")
+    parser.add_argument(
+        "--data-dir", type=folder, default="data", help="dataset root folder"
+    )
     parser.add_argument(
         "--dataset", choices=sorted(DATASETS), default="mnist", help="what to train on"
     )
     parser.add_argument(
-        "--output-dir", type=Path, default=Path("runs"), help="where results go"
+        "--output-dir",
+        type=writable_folder,
+        default="runs",
+        help="where results go: a folder per run",
     )
     parser.add_argument("--epochs", type=positive_int, default=1, help="to train")
     parser.add_argument(
@@ -161,11 +237,11 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--backend",
-        choices=["gloo", "nccl", "mpi"],
+        choices=[name for name, available in BACKENDS.items() if available()],
         help="torch.distributed backend under torchrun "
         "(default: nccl on GPUs, gloo on the CPU)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="for a repeatable run")
+    parser.add_argument("--seed", type=seed, default=0, help="for a repeatable run")
     parser.add_argument(
         "--channels-last",
         action=argparse.BooleanOptionalAction,
@@ -196,6 +272,21 @@ def parse_args(argv=None):
         help="whether higher or lower is better (default: min for losses, else max)",
     )
     args = parser.parse_args(argv)
+    # A new run would overwrite an earlier run's results.
+    if (args.output_dir / "metrics.jsonl").exists():
+        parser.error(
+            f"argument --output-dir: {args.output_dir} holds an earlier run's results; "
+            "choose another folder, or move that one away"
+        )
+    # torchrun tells each process the number of processes before they join.
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if args.batch_size % processes:
+        parser.error(
+            f"argument --batch-size: expected a multiple of the {processes} "
+            f"processes, which share each batch, got {args.batch_size}"
+        )
+    if args.backend == "nccl" and args.device.type != "cuda":
+        parser.error("argument --backend: nccl runs on CUDA devices; use gloo")
     args.lr = args.lr or SCHEDULERS[args.scheduler]
     args.monitor_mode = args.monitor_mode or MONITORED[args.monitor]
     return args

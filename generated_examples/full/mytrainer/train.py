@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, StepLR
 
-from .config import parse_args
+from .config import exit_quietly, parse_args
 from .data import NUM_CLASSES, DatasetNotFound, get_data_loaders
 from .distributed import (
     broadcast_buffers,
@@ -78,9 +78,48 @@ def autocast_dtype(device, amp):
     return torch.bfloat16
 
 
+def log_loss_every(trainer, interval):
+    """Print the training loss every `interval` iterations of each epoch: this
+    process's running average over its own batches."""
+
+    def step_in_epoch(engine):
+        return (engine.state.iteration - 1) % engine.state.epoch_length + 1
+
+    def at_interval(engine, _):
+        return step_in_epoch(engine) % interval == 0
+
+    def log_loss(engine):
+        loss = float(engine.state.metrics["loss"])
+        print(
+            f"epoch {engine.state.epoch} "
+            f"[{step_in_epoch(engine)}/{engine.state.epoch_length}] loss {loss:.4f}"
+        )
+
+    trainer.add_event_handler(
+        Events.ITERATION_COMPLETED(event_filter=at_interval), log_loss
+    )
+
+
+def fail(message):
+    """End the run with a one-line error that every process meets alike (a flag, a
+    checkpoint): under torchrun the main process says it, the others exit quietly."""
+    if not is_main_process():
+        exit_quietly(1)
+    # Some of torch's messages run to paragraphs; their first line names the cause.
+    raise SystemExit(f"error: {str(message).strip().splitlines()[0]}")
+
+
 def main(argv=None):
     args = parse_args(argv)
     device = setup(args.device, args.backend)  # joins torchrun's processes, if any
+    try:
+        train(args, device)
+    finally:
+        cleanup()
+
+
+def train(args, device):
+    """Train as `args` say on `device`, validating after every epoch."""
     torch.manual_seed(args.seed)  # the same on every process: one initial model
     try:
         train_loader, val_loader = get_data_loaders(
@@ -93,8 +132,15 @@ def main(argv=None):
             loader=args.loader,
         )
     except DatasetNotFound as error:
+        # Every process says it: one machine may lack the data that others have.
         raise SystemExit(f"error: {error}") from None
     epoch_length = args.epoch_length or len(train_loader)
+    steps = args.epochs * epoch_length // args.accumulate  # optimizer steps
+    if steps == 0:
+        fail(
+            f"--accumulate {args.accumulate} is more than the run's "
+            f"{args.epochs * epoch_length} iterations: the weights would never change"
+        )
 
     model = Net(NUM_CLASSES).to(device)
     if args.channels_last:
@@ -110,9 +156,7 @@ def main(argv=None):
     optimizer = AdamW(
         model.parameters(), lr=args.lr, weight_decay=args.weight_decay, fused=True
     )
-    scheduler, scheduler_event = make_scheduler(
-        args, optimizer, steps=args.epochs * epoch_length // args.accumulate
-    )
+    scheduler, scheduler_event = make_scheduler(args, optimizer, steps)
     amp_dtype = autocast_dtype(device, args.amp)
     # float16 needs its loss scaled so that small gradients do not underflow.
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
@@ -143,8 +187,11 @@ def main(argv=None):
     def start_clock(engine):
         engine.state.epoch_start = time.perf_counter()
 
-    if is_main_process():
+    # A bar is drawn on a terminal only: a log or a pipe gets the loss lines.
+    if is_main_process() and ProgressBar.can_draw():
         ProgressBar().attach(trainer)
+    elif is_main_process():
+        log_loss_every(trainer, args.log_interval)
 
     def validate(engine):
         """Evaluate the model and return the epoch's record, the same on every
@@ -191,11 +238,27 @@ def main(argv=None):
     try:
         resumed_from = checkpointer.start(args.resume, trainer)
     except CheckpointError as error:
-        raise SystemExit(f"error: {error}") from None
+        fail(error)
+    # A resumed run goes on as planned: epochs of as many iterations and, for a
+    # schedule that anneals over the whole run, as many epochs.
+    planned = trainer.state  # the checkpoint's, until trainer.run
+    if resumed_from and planned.epoch_length != epoch_length:
+        fail(
+            f"{resumed_from} is from a run of {planned.epoch_length} iterations an "
+            f"epoch, not {epoch_length}: resume it with that run's --epoch-length "
+            "and --batch-size"
+        )
+    spans_the_run = isinstance(scheduler, (OneCycleLR, CosineAnnealingLR))
+    if resumed_from and spans_the_run and planned.max_epochs != args.epochs:
+        fail(
+            f"{resumed_from} is from a {planned.max_epochs}-epoch run, over which "
+            f"its {args.scheduler} schedule anneals: resume it with --epochs "
+            f"{planned.max_epochs}, or train longer in a new run"
+        )
+    if trainer.state.iteration >= args.epochs * epoch_length:
+        fail(f"that run already trained {args.epochs} epoch(s)")
     if resumed_from and is_main_process():
         print(f"resumed from {resumed_from} at iteration {trainer.state.iteration}")
-    if trainer.state.iteration >= args.epochs * epoch_length:
-        raise SystemExit(f"error: that run already trained {args.epochs} epoch(s)")
     # A killed run may have logged epochs after its checkpoint: they run again.
     history.keep_until(trainer.state.iteration // epoch_length)
 

@@ -1,5 +1,7 @@
 """Checkpoints: exact resume, what is kept, and what a damaged file does."""
 
+import random
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -113,3 +115,27 @@ def test_a_checkpoint_of_another_model_is_refused_with_the_reason(tmp_path):
         Checkpointer(tmp_path, {"model": other}).resume(
             checkpointer.files()[-1], trainer
         )
+
+
+def test_resuming_from_an_earlier_checkpoint_deletes_the_later_ones(tmp_path):
+    trainer, checkpointer = checkpointed_training(tmp_path, keep_last=5)
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, checkpointer.save)
+    trainer.run(batches(3, 8))
+    first = tmp_path / "checkpoint-00000001.pt"
+
+    resumed, resumer = checkpointed_training(tmp_path, keep_last=5)
+    resumer.resume(first, resumed)
+
+    # The resumed run writes iterations 2 and 3 again, from its own steps.
+    assert [path.name for path in resumer.files()] == [first.name]
+    assert resumed.state.iteration == 1
+
+
+def test_random_states_come_back_so_a_resumed_run_draws_the_same_numbers():
+    states = RandomStates()
+    saved = states.state_dict()
+    drawn = torch.rand(3), random.random()
+
+    states.load_state_dict(saved)
+
+    assert torch.equal(torch.rand(3), drawn[0]) and random.random() == drawn[1]

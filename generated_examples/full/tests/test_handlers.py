@@ -65,3 +65,11 @@ def test_non_finite_loss_stops_the_run_with_a_clear_message():
     with pytest.raises(NonFiniteLoss, match="loss is nan at epoch 1, iteration 3"):
         trainer.run([1.0, 2.0, math.nan, 4.0])
     assert trainer.state.iteration == 3
+
+
+def test_an_infinite_loss_stops_the_run_too():
+    trainer = Engine(lambda engine, batch: torch.tensor(batch))
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_on_non_finite_loss)
+
+    with pytest.raises(NonFiniteLoss, match="loss is inf at epoch 1, iteration 2"):
+        trainer.run([1.0, math.inf, 3.0])

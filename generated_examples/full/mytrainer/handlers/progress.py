@@ -1,5 +1,7 @@
 """A tqdm progress bar per epoch, with the running loss and the throughput."""
 
+import sys
+
 from tqdm import tqdm
 
 from ..engine import Events
@@ -9,13 +11,19 @@ class ProgressBar:
     """Shows the trainer's progress through each epoch on stderr.
 
     The bar reports batches per second and `engine.state.metrics[metric]` (the
-    running loss). It stays silent when stderr is not a terminal (logs, CI).
+    running loss). It stays silent when stderr is not a terminal (a log file, a
+    pipe, CI), where redrawn lines would be noise: ask can_draw() first.
     """
 
     def __init__(self, metric="loss", refresh_every=10):
         self.metric = metric
         self.refresh_every = refresh_every  # iterations between postfix updates
         self.bar = None
+
+    @staticmethod
+    def can_draw():
+        """Whether stderr is a terminal, the one place a bar is drawn."""
+        return sys.stderr.isatty()
 
     def attach(self, engine):
         engine.add_event_handler(Events.EPOCH_STARTED, self._open)
