@@ -1,6 +1,6 @@
 """mutmut's score for scaffold/update.py and scaffold/render.py, run in a copy.
 
-    python -m mutation.library [--max-children N] [--dir FOLDER] [--recheck]
+    python -m mutation.library [--max-children N] [--dir FOLDER]
 
 mutmut writes its mutants/ folder where it runs, so this copies the repository
 into FOLDER (default: a new temporary folder, kept for `mutmut results` and
@@ -14,16 +14,16 @@ it collected its statistics; a function called from a module-scoped fixture is
 credited to the first test that used the fixture only, so the later tests that
 check the fixture's result never see its mutants.
 
-    python -m mutation.library --dir FOLDER --recheck scaffold/update.py -- tests/test_update.py
+    python -m mutation.library --dir FOLDER --recheck FILE -- PYTEST-ARGS...
 
-runs each survivor of that file against those tests (pytest -x) and prints the
-ones they kill.
+runs each survivor of FILE (scaffold/update.py) against those tests (pytest -x,
+e.g. tests/test_update.py) and prints the ones they kill.
 """
 
 from __future__ import annotations
 
 import argparse
-import configparser
+import importlib.util
 import json
 import os
 import shutil
@@ -55,19 +55,6 @@ def statuses(folder: Path) -> dict[str, dict[str, str]]:
     return found
 
 
-def pytest_arguments(folder: Path) -> list[str]:
-    """The test selection and extra arguments of the [mutmut] configuration."""
-    config = configparser.ConfigParser()
-    config.read(folder / "setup.cfg")
-    section = config["mutmut"]
-    return [
-        line
-        for key in ("pytest_add_cli_args", "pytest_add_cli_args_test_selection")
-        for line in section.get(key, "").splitlines()
-        if line
-    ]
-
-
 def killed_by(folder: Path, mutant: str, tests: list[str], env) -> bool:
     """Whether the tests fail with the mutant active (mutmut's trampolines read
     MUTANT_UNDER_TEST)."""
@@ -96,6 +83,8 @@ def main(argv=None) -> int:
     )
     parser.add_argument("tests", nargs="*", help="pytest arguments, after --")
     args = parser.parse_args(argv)
+    if importlib.util.find_spec("mutmut") is None:
+        sys.exit("error: mutmut is not installed: pip install 'mutmut>=3.8'")
 
     folder = args.dir or Path(tempfile.mkdtemp(prefix="scaffold-mutmut-"))
     if not (folder / "setup.cfg").is_file():
