@@ -38,6 +38,10 @@ ALL_ON_HANDLER_TESTS = (
 DEFAULT_PROJECT_TESTS = (
     "tests/test_end_to_end.py::test_generated_projects_own_tests_pass[default]"
 )
+NAN_LOSS_RUN = (
+    "tests/test_feature_runs.py::"
+    "test_the_nan_guard_names_the_loss_before_the_checkpoint_of_its_step_runs"
+)
 NAN_RUN = "tests/test_feature_runs.py::test_a_nan_loss_ends_the_run_with_one_line_before_its_iteration_is_checkpointed"
 # train.py.jinja: the NaN guard's registration, and the end of the checkpoint block.
 NAN_GUARD = "    trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_on_non_finite_loss)\n"
@@ -122,6 +126,8 @@ MUTANTS = (
         old="        undefined=jinja2.StrictUndefined,\n",
         new="        undefined=jinja2.Undefined,\n",
         tests=(
+            "tests/test_templates.py::"
+            "test_a_misspelt_template_variable_fails_the_render_instead_of_rendering_empty",
             "tests/test_render_matrix.py::test_no_template_residue_and_no_comment_about_templates",
             BLACK_MATRIX,
         ),
@@ -222,7 +228,7 @@ MUTANTS = (
         file=HISTORY,
         old='        temporary = self.path.with_name(self.path.name + ".tmp")\n',
         new="        temporary = self.path\n",
-        tests=(RESUME_KILLED, RESUME_TRUNCATED),
+        tests=(DEFAULT_PROJECT_TESTS, RESUME_KILLED, RESUME_TRUNCATED),
     ),
     # ------------------------------------------------------------ training
     Mutant(
@@ -274,7 +280,7 @@ MUTANTS = (
         ),
         new="",
         more=((CHECKPOINT_BLOCK_END, CHECKPOINT_BLOCK_END + NAN_GUARD),),
-        tests=(NAN_RUN,),
+        tests=(NAN_LOSS_RUN, NAN_RUN),
     ),
     Mutant(
         name="checkpoint-saves-non-finite-weights",
