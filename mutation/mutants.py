@@ -126,8 +126,7 @@ MUTANTS = (
         old="        undefined=jinja2.StrictUndefined,\n",
         new="        undefined=jinja2.Undefined,\n",
         tests=(
-            "tests/test_templates.py::"
-            "test_a_misspelt_template_variable_fails_the_render_instead_of_rendering_empty",
+            "tests/test_templates.py::test_a_misspelt_template_variable_fails_the_render_instead_of_rendering_empty",
             "tests/test_render_matrix.py::test_no_template_residue_and_no_comment_about_templates",
             BLACK_MATRIX,
         ),
@@ -271,7 +270,8 @@ MUTANTS = (
     Mutant(
         name="nan-guard-after-checkpoint",
         description="the NaN guard is registered after the mid-epoch checkpoint, "
-        "so the step whose loss is NaN is checkpointed before the run stops",
+        "so a step whose loss is NaN is checkpointed before the guard sees it (the "
+        "checkpointer's own check of the state may still refuse the write)",
         file=TRAIN,
         old=(
             "    # First at the end of every iteration, so that no later handler"
