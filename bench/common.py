@@ -1,5 +1,6 @@
-"""What the benchmarks share: a rendered project to import, the Fashion-MNIST
-folder, and timing that survives a busy machine (interleaved runs, medians)."""
+"""What the benchmarks share: rendered projects to import, Fashion-MNIST (as
+torchvision's raw files and as a folder of PNGs), and timing that survives a busy
+machine (interleaved runs, medians)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from pathlib import Path
 
 from scaffold.options import Options
 from scaffold.render import render
-from scripts.datasets import fashion
+from scripts.datasets import fashion, fashion_folder
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "benchtrainer"
+# The package each data kind is rendered as: names of their own, so that the
+# projects of one run import side by side.
+PACKAGES = {"mnist": PACKAGE, "imagefolder": "benchimages"}
 
 
 @dataclass
@@ -33,43 +37,56 @@ class Row:
     met: bool | None = None  # None: no goal for this row
 
 
-def write_project(parent: Path, **options) -> Path:
-    """Render the project into parent/PACKAGE and return parent (its root)."""
-    for path, text in render(Options(name=PACKAGE, **options)).items():
+def write_project(parent: Path, name: str = PACKAGE, **options) -> Path:
+    """Render the project into parent/name and return parent (its root)."""
+    for path, text in render(Options(name=name, **options)).items():
         target = parent / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
     return parent
 
 
-_project_dir: tempfile.TemporaryDirectory | None = None
+_project_dirs: dict[str, tempfile.TemporaryDirectory] = {}
 
 
-def generated(module: str):
-    """Import PACKAGE.<module> from one default render shared by the whole run."""
-    global _project_dir
-    if _project_dir is None:
-        _project_dir = tempfile.TemporaryDirectory(prefix="scaffold-bench-")
-        write_project(Path(_project_dir.name))
-        sys.path.insert(0, _project_dir.name)
-    return importlib.import_module(f"{PACKAGE}.{module}")
+def generated(module: str, data: str = "mnist"):
+    """Import <package>.<module> from one render per data kind (PACKAGES), shared
+    by the whole run: generated("model") is the default project's model module."""
+    if data not in _project_dirs:
+        folder = tempfile.TemporaryDirectory(prefix="scaffold-bench-")
+        write_project(Path(folder.name), PACKAGES[data], data=data)
+        sys.path.insert(0, folder.name)
+        _project_dirs[data] = folder
+    return importlib.import_module(f"{PACKAGES[data]}.{module}")
 
 
 def project_root() -> Path:
+    """The root of the default project's render (PACKAGE is a folder in it)."""
     generated("engine")
-    return Path(_project_dir.name)
+    return Path(_project_dirs["mnist"].name)
+
+
+def cache_root(root: Path | None = None) -> Path:
+    """Where the bench keeps its data: root, or ~/.cache/scaffold-bench."""
+    return (
+        root
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        / "scaffold-bench"
+    )
 
 
 def fashion_root(root: Path | None = None) -> Path:
     """A folder with FashionMNIST/raw (torchvision's layout), made from Debian's
     dataset-fashion-mnist files on first use."""
-    root = (
-        root
-        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        / "scaffold-bench"
-    )
+    root = cache_root(root)
     fashion(root)
     return root
+
+
+def fashion_images(root: Path | None = None) -> Path:
+    """Fashion-MNIST as a folder of 28-px PNGs, ROOT/fashion-folder/train/<class>/
+    (60,000) and .../val/<class>/ (10,000), written on first use."""
+    return fashion_folder(cache_root(root) / "fashion-folder")
 
 
 def interleaved(runners: dict, repeats: int, clock=time.perf_counter) -> dict:

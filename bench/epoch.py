@@ -71,11 +71,13 @@ def classic_loader(root):
     return DataLoader(dataset, batch_size=BATCH, shuffle=True, num_workers=0)
 
 
-def taking_turns(make, loader, others: dict, repeats: int, clock=time.perf_counter):
+def taking_turns(
+    make, loader, others: dict, repeats: int, clock=time.perf_counter, data="mnist"
+):
     """{path: [seconds of each repeat's epoch]} for one model and optimizer, stepped
-    by the generated trainer over `loader` ("generated") and by a raw loop over each
-    of `others` ({name: iterable of batches}), the paths taking turns every
-    TURN_STEPS steps of each epoch.
+    by the generated trainer (of the `data` kind's project) over `loader`
+    ("generated") and by a raw loop over each of `others` ({name: iterable of
+    batches}), the paths taking turns every TURN_STEPS steps of each epoch.
 
     Sharing the model gives every path the same weights, memory and numerics: a
     floor with a model of its own ran 10% or more faster or slower than the same
@@ -84,10 +86,10 @@ def taking_turns(make, loader, others: dict, repeats: int, clock=time.perf_count
     machine's speed, which here moves whole epochs by up to 50%.
     """
     model, optimizer = make()
-    trainer = generated("supervised").create_supervised_trainer(
+    trainer = generated("supervised", data).create_supervised_trainer(
         model, optimizer, F.nll_loss
     )
-    Events = generated("engine").Events
+    Events = generated("engine", data).Events
     paths = ["generated", *others]
     spent: dict = {}
     batches: dict = {}

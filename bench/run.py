@@ -1,8 +1,9 @@
 """The benchmark suite: one table of medians, ratios measured side by side.
 
     python -m bench                      # all but instructions (~6 min on 2 cores)
-    python -m bench --only engine,step   # some sections: engine, step, epoch, accuracy, new
+    python -m bench --only engine,step   # some sections: engine, step, epoch, accuracy, new, ui
     python -m bench --only step,instructions   # + the step in instructions (valgrind)
+    python -m bench --only imagefolder   # a 60,000-PNG folder (~8 min)
     python bench/run.py --repeats 5      # same thing, run as a script
 
 Needs Fashion-MNIST from Debian's dataset-fashion-mnist (scripts/install_bench.sh
@@ -24,11 +25,21 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Row, fashion_root, load_average
+from bench.common import Row, fashion_images, fashion_root, load_average
 
-SECTIONS = ("engine", "step", "epoch", "accuracy", "new", "instructions")
-# Counting instructions under valgrind takes minutes: only when asked for.
-DEFAULT_SECTIONS = SECTIONS[:-1]
+SECTIONS = (
+    "engine",
+    "step",
+    "epoch",
+    "accuracy",
+    "new",
+    "ui",
+    "imagefolder",
+    "instructions",
+)
+# Counting instructions under valgrind, and the image-folder epochs, take minutes
+# each: only when asked for.
+DEFAULT_SECTIONS = SECTIONS[:-2]
 
 
 def machine() -> str:
@@ -95,13 +106,14 @@ def main(argv=None) -> None:
         "--epoch-repeats",
         type=int,
         default=3,
-        help="runs per figure for the epoch and scaffold-new sections",
+        help="runs per figure for the epoch, imagefolder and scaffold-new sections",
     )
     parser.add_argument(
         "--data-dir",
         type=Path,
         default=None,
-        help="where to lay out Fashion-MNIST (default ~/.cache/scaffold-bench)",
+        help="where to lay out Fashion-MNIST, and its PNG folder in fashion-folder/ "
+        "(default ~/.cache/scaffold-bench)",
     )
     parser.add_argument("--no-lightning", action="store_true", help="skip Lightning")
     parser.add_argument(
@@ -160,10 +172,20 @@ def main(argv=None) -> None:
         from bench import to_accuracy
 
         rows += to_accuracy.measure(data_dir, args.train_args.split())
+    if "imagefolder" in chosen:
+        from bench import imagefolder
+
+        rows += imagefolder.measure(
+            fashion_images(args.data_dir), repeats=args.epoch_repeats
+        )
     if "new" in chosen:
         from bench import scaffold_new
 
         rows += scaffold_new.measure(repeats=max(args.epoch_repeats, 5))
+    if "ui" in chosen:
+        from bench import ui_preview
+
+        rows += ui_preview.measure()
     print(
         f"load average after:  {load_average()}  ({time.perf_counter() - started:.0f} s)"
     )

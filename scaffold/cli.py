@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +12,15 @@ from scaffold import __version__
 from scaffold.errors import ScaffoldError
 from scaffold.options import Options, parse_metrics
 from scaffold.project import create, recover_interrupted_new
-from scaffold.registry import DEFAULT_METRICS, FEATURES, METRICS, SCHEDULERS
+from scaffold.prompts import Answers, ask_new, can_ask
+from scaffold.registry import (
+    DATA_KINDS,
+    DEFAULT_DATA,
+    DEFAULT_METRICS,
+    FEATURES,
+    METRICS,
+    SCHEDULERS,
+)
 from scaffold.transaction import interrupts_held
 from scaffold.update import (
     ACTIONS,
@@ -32,6 +41,15 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+DataOption = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        help=f"What the project trains on: {', '.join(DATA_KINDS)}. "
+        f"Default: {DEFAULT_DATA}. See `scaffold list`.",
+        show_default=False,
+    ),
+]
 MetricsOption = Annotated[
     str | None,
     typer.Option(
@@ -122,9 +140,15 @@ def main(
 
 @app.command()
 def new(
+    ctx: typer.Context,
     name: Annotated[
-        str, typer.Argument(help="Project and package name, e.g. mytrainer.")
-    ],
+        str | None,
+        typer.Argument(
+            help="Project and package name, e.g. mytrainer; asked for in a terminal.",
+            show_default=False,
+        ),
+    ] = None,
+    data: DataOption = None,
     metrics: MetricsOption = None,
     cuda: CudaOption = None,
     distributed: DistributedOption = None,
@@ -136,27 +160,40 @@ def new(
     tensorboard: TensorboardOption = None,
     plot: PlotOption = None,
     output_dir: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--output-dir",
             "-o",
-            help="Where to create the project folder.",
+            help="Where to create the project folder. Default: the current folder.",
+            show_default=False,
         ),
-    ] = Path("."),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(
             "--force", help="Write into a non-empty folder; files you added are kept."
         ),
     ] = False,
+    no_input: Annotated[
+        bool,
+        typer.Option(
+            "--no-input",
+            help="Ask nothing, even in a terminal (never asked when stdin is not one).",
+        ),
+    ] = False,
 ) -> None:
-    """Create a new training project NAME in OUTPUT_DIR/NAME."""
+    """Create a new training project NAME in OUTPUT_DIR/NAME.
+
+    In a terminal, asks for NAME, the options and the folder not given as flags.
+    """
     left = "nothing was changed"
     try:
         # Options left unset take the defaults of Options itself.
-        options = Options(
-            name=name,
-            **option_changes(
+        options, output_dir = choose(
+            ctx,
+            name,
+            option_changes(
+                data=data,
                 metrics=metrics,
                 cuda=cuda,
                 distributed=distributed,
@@ -168,9 +205,11 @@ def new(
                 tensorboard=tensorboard,
                 plot=plot,
             ),
+            output_dir,
+            no_input,
         )
         with interrupts_held() as held:
-            note = recover_interrupted_new(output_dir, name)
+            note = recover_interrupted_new(output_dir, options.name)
             if note:
                 typer.echo(note)
                 left = "nothing else was changed"
@@ -180,7 +219,10 @@ def new(
         if held.requested:
             raise KeyboardInterrupt
         typer.echo(f"created {root}")
-        typer.echo(f"train it: cd {root} && python -m {name}.train --data-dir data")
+        data_dir = DATA_KINDS[options.data].data_dir
+        typer.echo(
+            f"train it: cd {root} && python -m {options.name}.train --data-dir {data_dir}"
+        )
     except ScaffoldError as error:
         raise fail(error) from None
     except OSError as error:
@@ -189,9 +231,44 @@ def new(
         raise interrupted(left) from None
 
 
+def choose(
+    ctx: typer.Context,
+    name: str | None,
+    changes: dict[str, Any],
+    output_dir: Path | None,
+    no_input: bool,
+) -> Answers:
+    """What `new` writes where: the flags, and in a terminal the answers to
+    questions about what they left out."""
+    if can_ask(no_input):
+        answers = ask_new(name, changes, output_dir)
+        if answers is None:
+            typer.echo("nothing was written")
+            raise typer.Exit(code=1)
+        return answers
+    if name is None:
+        raise missing_argument(ctx, "name")
+    return Answers(Options(name=name, **changes), output_dir or Path("."))
+
+
+def missing_argument(ctx: typer.Context, name: str) -> Exception:
+    """The usage error (exit 2) Typer gives for a required argument left out: the
+    one `new` gave outside a terminal when NAME was required."""
+    param = next(p for p in ctx.command.params if p.name == name)
+    param.required = True  # so the usage line shows it as required, as it was
+    # Typer >= 0.20 vendors click: the exception must be the one it catches.
+    exceptions = importlib.import_module(typer.BadParameter.__module__)
+    return exceptions.MissingParameter(ctx=ctx, param=param)
+
+
 @app.command("list")
 def list_choices() -> None:
-    """List the metrics and options `new` offers, one line each."""
+    """List the data kinds, metrics and options `new` offers, one line each."""
+    typer.echo("data (--data KIND):")
+    width = max(len(name) for name in DATA_KINDS)
+    for kind in DATA_KINDS.values():
+        default = "  [default]" if kind.name == DEFAULT_DATA else ""
+        typer.echo(f"  {kind.name:<{width}}  {kind.summary}{default}")
     typer.echo("metrics (--metrics a,b,...):")
     width = max(len(name) for name in METRICS)
     for spec in METRICS.values():
@@ -236,6 +313,7 @@ def option_changes(
 @app.command()
 def update(
     path: ProjectPath = Path("."),
+    data: DataOption = None,
     metrics: MetricsOption = None,
     cuda: CudaOption = None,
     distributed: DistributedOption = None,
@@ -256,6 +334,7 @@ def update(
     left = "nothing was changed"
     try:
         changes = option_changes(
+            data=data,
             metrics=metrics,
             cuda=cuda,
             distributed=distributed,
@@ -316,6 +395,7 @@ def report(plan: Plan) -> None:
 @app.command()
 def diff(
     path: ProjectPath = Path("."),
+    data: DataOption = None,
     metrics: MetricsOption = None,
     cuda: CudaOption = None,
     distributed: DistributedOption = None,
@@ -333,6 +413,7 @@ def diff(
     """
     try:
         changes = option_changes(
+            data=data,
             metrics=metrics,
             cuda=cuda,
             distributed=distributed,
@@ -367,3 +448,44 @@ def check(path: ProjectPath = Path(".")) -> None:
         typer.echo(f"behind: {plan.summary()}; run `scaffold update`")
         raise typer.Exit(code=1)
     typer.echo("up to date")
+
+
+@app.command()
+def ui(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A project to preview and apply updates to; none: a new project.",
+            show_default=False,
+        ),
+    ] = None,
+    output_dir: Annotated[
+        Path,
+        typer.Option(
+            "--output-dir",
+            "-o",
+            help="Where Create writes NAME/ (the page chooses only the name).",
+        ),
+    ] = Path("."),
+    port: Annotated[
+        int, typer.Option("--port", help="Port on 127.0.0.1; 0: a free one.")
+    ] = 0,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the address only.")
+    ] = False,
+) -> None:
+    """Choose options in a local web page: it shows the generated files, creates
+    the project, or previews and applies an update of PATH."""
+    import webbrowser
+
+    from scaffold.ui.server import serve, start
+
+    try:
+        server = start(output_dir, path, port)
+    except ScaffoldError as error:
+        raise fail(error) from None
+    typer.echo(f"scaffold ui: {server.url}")
+    typer.echo("Ctrl-C stops it.")
+    if not no_browser:
+        webbrowser.open(server.url)
+    serve(server)

@@ -15,12 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from scaffold.errors import InvalidOption
-from scaffold.registry import DEFAULT_METRICS, METRICS, RESERVED_NAMES, SCHEDULERS
+from scaffold.registry import (
+    DATA_KINDS,
+    DEFAULT_DATA,
+    DEFAULT_METRICS,
+    METRICS,
+    RESERVED_NAMES,
+    SCHEDULERS,
+)
 
 
 @dataclass(frozen=True)
 class Options:
     name: str
+    data: str = DEFAULT_DATA
     metrics: tuple[str, ...] = DEFAULT_METRICS
     cuda: bool = False
     distributed: bool = False
@@ -34,6 +42,10 @@ class Options:
 
     def __post_init__(self) -> None:
         validate_name(self.name)
+        if self.data not in DATA_KINDS:
+            raise InvalidOption(
+                f"unknown data kind {self.data!r}; choose from {', '.join(DATA_KINDS)}"
+            )
         if self.scheduler not in SCHEDULERS:
             raise InvalidOption(
                 f"unknown scheduler {self.scheduler!r}; choose from {', '.join(SCHEDULERS)}"

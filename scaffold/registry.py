@@ -123,6 +123,7 @@ class FeatureSpec:
     files: tuple[str, ...] = ()  # template files a render-time feature adds
     requires: tuple[str, ...] = ()  # requirements it adds to the project
     exports: tuple[str, ...] = ()  # names its handlers module exports
+    flag_types: tuple[str, ...] = ()  # arguments.py types its train flags use
 
 
 # --scheduler values; the first is the default (the recipe the model was tuned with).
@@ -175,6 +176,7 @@ FEATURES: dict[str, FeatureSpec] = {
                 "Checkpointer",
                 "RandomStates",
             ),
+            flag_types=("non_negative_int", "positive_int"),
         ),
         FeatureSpec(
             "early_stopping",
@@ -186,6 +188,7 @@ FEATURES: dict[str, FeatureSpec] = {
                 "tests/test_early_stopping.py.jinja",
             ),
             exports=("EarlyStopping",),
+            flag_types=("non_negative_float", "positive_int"),
         ),
         FeatureSpec(
             "progress",
@@ -217,6 +220,50 @@ FEATURES: dict[str, FeatureSpec] = {
     )
 }
 
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A kind of data a project trains on (`--data`): the files that read it.
+
+    Its files sit under templates/data/<name>/ and land where the path below that
+    says; each kind's package holds a `data.py` with the same two functions,
+    `add_arguments(parser)` and `get_data(args, device, wanted)`, so nothing
+    else in a project depends on the kind.
+    """
+
+    name: str
+    summary: str
+    files: tuple[str, ...]
+    data_dir: str  # the --data-dir of the first run that `scaffold new` suggests
+
+
+DATA_KINDS: dict[str, DataSpec] = {
+    spec.name: spec
+    for spec in (
+        DataSpec(
+            "mnist",
+            "MNIST or Fashion-MNIST through torchvision (--dataset), in memory",
+            ("data/mnist/package/data.py",),
+            data_dir="data",
+        ),
+        DataSpec(
+            "imagefolder",
+            "your own images: class folders or path,label CSV files, any size and mode",
+            (
+                "data/imagefolder/package/data.py",
+                "data/imagefolder/package/folders.py",
+                "data/imagefolder/package/image_cache.py",
+                "data/imagefolder/package/augment.py",
+                "data/imagefolder/package/sources.py",
+                "data/imagefolder/tests/test_data.py.jinja",
+            ),
+            data_dir="PATH/TO/IMAGES",
+        ),
+    )
+}
+
+DEFAULT_DATA = "mnist"
+
 # What the handlers and metrics packages of every project export, by module.
 CORE_HANDLERS = {
     "nan_guard": ("NonFiniteLoss", "check_finite_scores", "stop_on_non_finite_loss")
@@ -226,13 +273,28 @@ CORE_METRICS = {
     "running_average": ("RunningAverage",),
 }
 
+# The types of arguments.py that the train flags of every project use.
+CORE_FLAG_TYPES = (
+    "available_device",
+    "existing_file",
+    "model_name",
+    "non_negative_float",
+    "positive_float",
+    "positive_int",
+    "seed",
+    "writable_folder",
+)
+
 # Files every project holds, whatever the options.
 CORE_FILES = (
     "README.md.jinja",
     "gitignore",
     "pyproject.toml.jinja",
     "package/__init__.py.jinja",
-    "package/data.py",
+    "package/arguments.py",
+    "package/backbones.py",
+    "package/images.py",
+    "package/loaders.py",
     "package/distributed.py.jinja",
     "package/config.py.jinja",
     "package/engine.py",
@@ -245,6 +307,7 @@ CORE_FILES = (
     "package/metrics/base.py",
     "package/metrics/running_average.py",
     "package/model.py",
+    "package/predict.py.jinja",
     "package/supervised.py",
     "package/train.py.jinja",
     "tests/conftest.py",
@@ -252,6 +315,7 @@ CORE_FILES = (
     "tests/test_engine.py.jinja",
     "tests/test_handlers.py.jinja",
     "tests/test_history.py.jinja",
+    "tests/test_images.py.jinja",
     "tests/test_metrics.py.jinja",
     "tests/test_train.py.jinja",
 )

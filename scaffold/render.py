@@ -23,8 +23,10 @@ import jinja2
 from scaffold.options import Options
 from scaffold.registry import (
     CORE_FILES,
+    CORE_FLAG_TYPES,
     CORE_HANDLERS,
     CORE_METRICS,
+    DATA_KINDS,
     FEATURES,
     METRICS,
     RENAMED,
@@ -126,7 +128,7 @@ def fingerprint(root: Path | None = None) -> str:
 
 def manifest(options: Options) -> list[str]:
     """The template files a render of `options` includes, as paths under templates/."""
-    files = list(CORE_FILES)
+    files = [*CORE_FILES, *DATA_KINDS[options.data].files]
     for name in options.metrics:
         files.extend(METRICS[name].files)
     for spec in FEATURES.values():
@@ -136,8 +138,12 @@ def manifest(options: Options) -> list[str]:
 
 
 def output_path(template: str, package: str) -> str:
-    """Where a template file lands in the generated project."""
+    """Where a template file lands in the generated project. A data kind's files
+    sit under data/<kind>/, a tree of the same shape as the one above it."""
     path = template.removesuffix(TEMPLATE_SUFFIX)
+    kind = path.split("/")[1] if path.startswith("data/") else None
+    if kind in DATA_KINDS:
+        path = path.removeprefix(f"data/{kind}/")
     path = RENAMED.get(path, path)
     if path.startswith("package/"):
         path = package + path.removeprefix("package")
@@ -173,6 +179,9 @@ def context(options: Options) -> dict:
             for spec in features
             for req in spec.requires
         ],
+        "flag_types": sorted(
+            {*CORE_FLAG_TYPES, *(t for spec in features for t in spec.flag_types)}
+        ),
         "handler_modules": dict(sorted(handler_modules.items())),
         "handler_imports": sorted(
             n for names in handler_modules.values() for n in names

@@ -4,8 +4,9 @@
 
 Each example is what `scaffold new mytrainer <flags>` writes, minus the pristine
 copy under .scaffold/base (a duplicate of the files beside it): the default
-project, the smallest one, and one with every metric and feature, so that every
-template change is reviewed as the Python it renders.
+project, the smallest one, one with every metric and feature, and the default
+project for your own images, so that every template change is reviewed as the
+Python it renders.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ EXAMPLES = {
     "accuracy-nll": Options(name="mytrainer", metrics=("accuracy", "nll")),
     "accuracy": Options(name="mytrainer", metrics=("accuracy",)),
     "full": Options(name="mytrainer", metrics=tuple(METRICS), **EVERY_FEATURE),
+    "imagefolder": Options(name="mytrainer", data="imagefolder"),
 }
 
 

@@ -47,6 +47,7 @@ def test_new_writes_the_project_and_its_record(tmp_path):
     assert len(record["templates_fingerprint"]) == 16
     assert record["options"] == {
         "name": "mytrainer",
+        "data": "mnist",
         "metrics": ["accuracy", "nll"],
         "cuda": True,
         "distributed": False,

@@ -41,14 +41,17 @@ def note_dtype(module, inputs, output):
         dtypes.add(str(output.dtype).removeprefix("torch."))
 
 
-class RecordedNet(train.Net):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        conv = next(m for m in self.modules() if isinstance(m, torch.nn.Conv2d))
-        conv.register_forward_hook(note_dtype)
+build_model = train.build_model
 
 
-train.Net = RecordedNet
+def recorded_model(*args, **kwargs):
+    model = build_model(*args, **kwargs)
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    conv.register_forward_hook(note_dtype)
+    return model
+
+
+train.build_model = recorded_model
 train.main(sys.argv[1:])
 print("training convolutions in", " ".join(sorted(dtypes)))
 """

@@ -116,7 +116,11 @@ def test_a_run_without_features_prints_a_loss_line_per_interval_and_the_best_epo
         f"{best['accuracy']:.4f}",
         best["epoch"],
     )
-    assert sorted(p.name for p in (root / "plain").iterdir()) == ["metrics.jsonl"]
+    assert sorted(p.name for p in (root / "plain").iterdir()) == [
+        "classes.json",
+        "metrics.jsonl",
+        "model.pt",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -594,12 +598,20 @@ def all_on(all_on_project, mnist_root):
     return root, result
 
 
+DIGIT_NAMES = ["zero", "one", "two", "three", "four"]
+DIGIT_NAMES += ["five", "six", "seven", "eight", "nine"]
+
+
 def test_all_on_records_every_metric_and_logs_the_loss_off_a_terminal(all_on):
     root, result = all_on
     history = read_history(root / "runs/metrics.jsonl")
     assert [row["epoch"] for row in history] == [1, 2]
     assert set(history[0]) == {"epoch", "train_loss", "seconds", *METRICS}
-    confusion = torch.tensor(history[-1]["confusion"])
+    # Keyed by class name: a row per true class, a count per predicted class.
+    rows = history[-1]["confusion"]
+    assert list(rows) == [f"{d} - {w}" for d, w in enumerate(DIGIT_NAMES)]
+    assert all(list(row) == list(rows) for row in rows.values())
+    confusion = torch.tensor([list(row.values()) for row in rows.values()])
     assert confusion.shape == (10, 10) and confusion.sum() == 1000
     assert result.stderr == ""  # the progress bar stays off a pipe
     assert LOSS_LINE.search(result.stdout), result.stdout  # loss lines instead
@@ -657,7 +669,8 @@ def test_help_lists_the_flags_of_every_feature(help_entries):
 
 
 def test_help_states_the_default_of_every_flag_that_takes_a_value(help_entries):
-    switches = {"-h", "--compile"}  # present or not; no value, no default
+    # Present or not: no value, no default.
+    switches = {"-h", "--compile", "--pretrained", "--freeze-backbone"}
     missing = [
         flag
         for flag, entry in help_entries.items()

@@ -1,8 +1,8 @@
 """Every render-time option set, exhaustively: rendered, compiled, black- and
 ruff-clean, free of template residue, and imported.
 
-Render-time choices are the metrics (127 non-empty subsets) and the features that
-add files (2**5 on/off sets): 4,064 option sets. Run-time options (cuda, amp,
+Render-time choices are the metrics (127 non-empty subsets), the kind of data (2)
+and the features that add files (2**5 on/off sets): 8,128 option sets. Run-time options (cuda, amp,
 distributed, the schedule) render the same code and are checked to. Each rendered
 file depends on the metrics or on the features, never on both (asserted below), so
 most files come out the same for many option sets: each distinct text is linted
@@ -26,12 +26,14 @@ import pytest
 import torch.nn.functional as F
 
 from scaffold.options import Options
-from scaffold.registry import FEATURES, METRICS
+from scaffold.registry import DATA_KINDS, FEATURES, METRICS
 from scaffold.render import _code_too_long, format_python, render
 
 from .conftest import write_tree
 
-RENDER_TIME = [name for name, spec in FEATURES.items() if spec.render_time]
+FEATURE_NAMES = [name for name, spec in FEATURES.items() if spec.render_time]
+# The data kind chooses files as the features do: it counts among them here.
+RENDER_TIME = ["data", *FEATURE_NAMES]
 METRIC_SETS = [
     subset
     for size in range(1, len(METRICS) + 1)
@@ -39,7 +41,9 @@ METRIC_SETS = [
 ]
 FEATURE_SETS = [
     dict(zip(RENDER_TIME, values, strict=True))
-    for values in itertools.product((False, True), repeat=len(RENDER_TIME))
+    for values in itertools.product(
+        DATA_KINDS, *[(False, True)] * len(FEATURE_NAMES)
+    )
 ]
 ALL_METRICS = tuple(METRICS)
 ALL_ON = FEATURE_SETS[-1]
@@ -55,7 +59,7 @@ def option_set(metrics, features, name=NAME) -> Options:
 
 @pytest.fixture(scope="module")
 def distinct_files() -> dict[tuple[str, str], tuple[Options, ...]]:
-    """Every distinct (path, text) of all 4,064 renders, with the option sets
+    """Every distinct (path, text) of all 8,128 renders, with the option sets
     that produce it."""
     found = defaultdict(list)
     for metrics in METRIC_SETS:
@@ -67,7 +71,7 @@ def distinct_files() -> dict[tuple[str, str], tuple[Options, ...]]:
 
 
 def test_exactly_the_features_that_add_files_are_render_time_choices():
-    assert sorted(RENDER_TIME) == sorted(
+    assert sorted(FEATURE_NAMES) == sorted(
         name for name, spec in FEATURES.items() if spec.files
     )
     assert all(spec.why for spec in FEATURES.values())

@@ -13,7 +13,7 @@ import jinja2
 import pytest
 
 from scaffold.options import Options
-from scaffold.registry import CORE_FILES, FEATURES, METRICS
+from scaffold.registry import CORE_FILES, DATA_KINDS, FEATURES, METRICS
 from scaffold.render import (
     TEMPLATE_SUFFIX,
     _environment,
@@ -35,7 +35,7 @@ def manifest_files() -> set[str]:
     named = set(CORE_FILES)
     for spec in METRICS.values():
         named.update(spec.files)
-    for spec in FEATURES.values():
+    for spec in [*FEATURES.values(), *DATA_KINDS.values()]:
         named.update(spec.files)
     return named
 

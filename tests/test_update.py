@@ -28,9 +28,9 @@ from scaffold.options import Options
 from scaffold.project import BASE_DIR, RECORD_FILE, create, read_record
 from scaffold.render import (
     fingerprint,
+    manifest,
     output_path,
     render,
-    template_paths,
     templates_dir,
 )
 from scaffold.update import UpdateFailed, apply, plan_update
@@ -112,9 +112,9 @@ def snapshot(root: Path) -> dict[str, tuple[bytes | None, int]]:
 
 
 def template_for(templates: Path, path: str) -> Path:
-    """The template file that renders `path`."""
-    for template in template_paths(templates):
-        if output_path(template.as_posix(), PACKAGE) == path:
+    """The template file that renders `path` in the default project."""
+    for template in manifest(Options(PACKAGE)):
+        if output_path(template, PACKAGE) == path:
             return templates / template
     raise AssertionError(f"no template renders {path}; is templates/ complete?")
 

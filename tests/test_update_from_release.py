@@ -71,10 +71,12 @@ def test_update_keeps_every_edit_and_brings_the_new_layout(old_project):
 
     result = CliRunner().invoke(app, ["update", str(old_project)])
 
-    # train.py's flags moved to config.py: the user's changed default overlaps
-    # that move, and is shown in a conflict block rather than dropped.
+    # train.py's flags moved to config.py, and Net's signature took in_channels:
+    # the user's changed defaults overlap those changes, and are shown in conflict
+    # blocks rather than dropped.
     assert result.exit_code == 1, result.output
-    assert "conflicted: " in result.output and train(old_project) in result.output
+    conflicted = result.output.split("conflicted: ")[1]
+    assert train(old_project) in conflicted and f"{name}/model.py" in conflicted
     for path, lines in edited.items():
         merged = (old_project / path).read_bytes()
         for line in lines:
@@ -95,6 +97,10 @@ def test_taking_the_new_side_of_the_conflict_gives_a_working_current_project(
     CliRunner().invoke(app, ["update", str(old_project)])
     path = old_project / train(old_project)
     path.write_bytes(CONFLICT.sub(lambda m: m.group(2), path.read_bytes()))
+    # The user's wider model, written into the new signature.
+    model = old_project / name / "model.py"
+    model.write_bytes(CONFLICT.sub(lambda m: m.group(2), model.read_bytes()))
+    model.write_text(model.read_text().replace("hidden=256", "hidden=384"))
     config = old_project / name / "config.py"
     config.write_text(
         config.read_text().replace(
@@ -110,4 +116,4 @@ def test_taking_the_new_side_of_the_conflict_gives_a_working_current_project(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "3"
-    assert "hidden: int = 384" in (old_project / name / "model.py").read_text()
+    assert "hidden=384" in model.read_text()
