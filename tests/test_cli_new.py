@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from scaffold import __version__
 from scaffold.cli import app
-from scaffold.registry import METRICS
+from scaffold.registry import DATA_KINDS, METRICS
 
 runner = CliRunner()
 
@@ -131,13 +131,22 @@ def test_bad_input_is_one_line_error_and_writes_nothing(tmp_path, args, message)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_every_metric_in_the_registry_is_offered_by_list():
+def test_every_metric_and_data_kind_in_the_registry_is_offered_by_list():
     result = runner.invoke(app, ["list"])
 
     assert result.exit_code == 0
-    for spec in METRICS.values():
+    for spec in [*METRICS.values(), *DATA_KINDS.values()]:
         assert f"{spec.name}  " in result.output and spec.summary in result.output
     assert "--cuda" in result.output
+
+
+def test_new_says_how_to_train_each_kind_of_data(tmp_path):
+    for kind in DATA_KINDS.values():
+        result = new(tmp_path, f"p_{kind.name}", "--data", kind.name)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.endswith(
+            f"python -m p_{kind.name}.train --data-dir {kind.data_dir}\n"
+        )
 
 
 def test_refuses_a_non_empty_directory_without_force(tmp_path):

@@ -613,6 +613,12 @@ def test_all_on_records_every_metric_and_logs_the_loss_off_a_terminal(all_on):
     assert all(list(row) == list(rows) for row in rows.values())
     confusion = torch.tensor([list(row.values()) for row in rows.values()])
     assert confusion.shape == (10, 10) and confusion.sum() == 1000
+    # Printed the same way after each epoch: a row per true class, by name.
+    printed = result.stdout.split("  confusion by class:\n")[-1].splitlines()[:10]
+    assert [line.split()[:3] for line in printed] == [
+        [str(d), "-", w] for d, w in enumerate(DIGIT_NAMES)
+    ]
+    assert [int(n) for n in printed[3].split()[3:]] == list(rows["3 - three"].values())
     assert result.stderr == ""  # the progress bar stays off a pipe
     assert LOSS_LINE.search(result.stdout), result.stdout  # loss lines instead
     [(name, _, _)] = BEST_LINE.findall(result.stdout)

@@ -1,8 +1,8 @@
 """The tests that ship inside a generated project pass for a matrix of option sets,
 and each set's train script is wired for its options.
 
-The matrix: every metric subset (no features) and every set of the features that
-add files (default metrics). Each project runs the shipped tests of what varies
+The matrix: every metric subset (no features), every set of the features that
+add files (default metrics), and each other kind of data (defaults). Each project runs the shipped tests of what varies
 with those options: test_metrics.py and one file per metric module; test_handlers.py
 and one file per feature. The train script of each is checked too (WIRING below):
 its flags parse, its validation metrics are the chosen ones, and for each metric
@@ -19,8 +19,15 @@ import subprocess
 import sys
 
 from scaffold.options import Options
-from scaffold.registry import DEFAULT_METRICS, FEATURES, METRICS
+from scaffold.registry import (
+    DATA_KINDS,
+    DEFAULT_DATA,
+    DEFAULT_METRICS,
+    FEATURES,
+    METRICS,
+)
 from scaffold.render import render
+from scripts.datasets import digits_folder
 
 from .conftest import write_tree
 
@@ -32,6 +39,8 @@ OUTPUTS = {
     "plot": "training_curves.png",
 }
 NOT_ONE_NUMBER = {"confusion"}  # metrics --monitor cannot watch
+# Where each kind of data's short run finds it.
+DATA_DIR_VARIABLES = {"mnist": "MATRIX_DATA_DIR", "imagefolder": "MATRIX_IMAGE_DIR"}
 
 # Runs in the projects' pytest process; CASES come from cases.json beside it.
 WIRING = '''
@@ -80,7 +89,7 @@ def test_one_short_run_writes_the_history_and_the_features_files(
     case, tmp_path, capsys
 ):
     train = importlib.import_module(f"{case['package']}.train")
-    data_dir = os.environ["MATRIX_DATA_DIR"]
+    data_dir = os.environ[case["data_dir_variable"]]
     train.main(["--data-dir", data_dir, "--epoch-length", "2", "--output-dir", str(tmp_path)])
 
     [row] = [json.loads(line) for line in (tmp_path / "metrics.jsonl").open()]
@@ -104,6 +113,7 @@ def project_case(package, options, train):
         "monitor": scores[0] if scores else "train_loss",
         "train": train,
         "outputs": sorted(outputs),
+        "data_dir_variable": DATA_DIR_VARIABLES[options.data],
     }
 
 
@@ -135,11 +145,16 @@ def option_sets():
                 **dict.fromkeys(features, True),
             )
             yield options, files, size == 1
+    for kind, spec in DATA_KINDS.items():
+        if kind != DEFAULT_DATA:
+            files = shipped_tests([spec]) | {"tests/test_images.py"}
+            yield Options(name="mytrainer", data=kind), files, True
 
 
 def test_shipped_tests_pass_and_train_scripts_are_wired_for_every_option_set(
     tmp_path, mnist_root
 ):
+    images = digits_folder(tmp_path / "digits")
     # One pytest process for all projects, so torch is imported once: each project
     # gets its own package name, and every project root goes on the path.
     roots, test_files, cases = [], [], []
@@ -156,7 +171,7 @@ def test_shipped_tests_pass_and_train_scripts_are_wired_for_every_option_set(
         assert all((root / path).is_file() for path in files), files
         test_files.extend(str(root / path) for path in sorted(files))
         cases.append(project_case(package, options, train))
-    assert len(roots) == 2 ** len(METRICS) - 1 + 2 ** len(FILE_FEATURES) - 1
+    assert len(roots) == 2 ** len(METRICS) - 1 + 2 ** len(FILE_FEATURES) - 1 + 1
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     (tmp_path / "test_wiring.py").write_text(WIRING)
 
@@ -177,6 +192,8 @@ def test_shipped_tests_pass_and_train_scripts_are_wired_for_every_option_set(
             **os.environ,
             "PYTHONPATH": os.pathsep.join(roots),
             "MATRIX_DATA_DIR": str(mnist_root),
+            "MATRIX_IMAGE_DIR": str(images),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
         },
         capture_output=True,
         text=True,

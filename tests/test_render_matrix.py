@@ -41,9 +41,7 @@ METRIC_SETS = [
 ]
 FEATURE_SETS = [
     dict(zip(RENDER_TIME, values, strict=True))
-    for values in itertools.product(
-        DATA_KINDS, *[(False, True)] * len(FEATURE_NAMES)
-    )
+    for values in itertools.product(DATA_KINDS, *[(False, True)] * len(FEATURE_NAMES))
 ]
 ALL_METRICS = tuple(METRICS)
 ALL_ON = FEATURE_SETS[-1]

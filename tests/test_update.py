@@ -494,6 +494,44 @@ def test_options_change_on_update(tmp_path):
     assert result.exit_code == 1 and "unknown metric 'bogus'" in result.stderr
 
 
+def test_update_switches_the_data_kind_and_back_keeping_the_users_edits(tmp_path):
+    runner.invoke(app, ["new", PACKAGE, "-o", str(tmp_path)])
+    root = tmp_path / PACKAGE
+    model = root / PACKAGE / "model.py"
+    model.write_text(model.read_text() + "\n\nWIDTH = 384  # ours\n")
+    image_files = [
+        f"{PACKAGE}/augment.py",
+        f"{PACKAGE}/folders.py",
+        f"{PACKAGE}/image_cache.py",
+        f"{PACKAGE}/sources.py",
+        "tests/test_data.py",
+    ]
+
+    result = runner.invoke(app, ["update", str(root), "--data", "imagefolder"])
+    assert result.exit_code == 0, result.output
+    assert section(result.stdout, "created") == image_files
+    assert section(result.stdout, "updated") == ["README.md", f"{PACKAGE}/data.py"]
+    images = Options(PACKAGE, data="imagefolder")
+    assert read_record(root).options == images
+    assert model.read_text().endswith("WIDTH = 384  # ours\n")
+    rendered = new_render(images)
+    assert snapshot_files(root) == {
+        **rendered,
+        f"{PACKAGE}/model.py": rendered[f"{PACKAGE}/model.py"]
+        + b"\n\nWIDTH = 384  # ours\n",
+    }
+
+    result = runner.invoke(app, ["update", str(root), "--data", "mnist"])
+    assert result.exit_code == 0, result.output
+    assert section(result.stdout, "removed") == image_files
+    assert read_record(root).options == Options(PACKAGE)
+    assert "MNIST" in (root / PACKAGE / "data.py").read_text()
+
+    result = runner.invoke(app, ["update", str(root), "--data", "photos"])
+    assert result.exit_code == 1
+    assert "unknown data kind 'photos'; choose from mnist, imagefolder" in result.stderr
+
+
 def snapshot_files(root: Path) -> dict[str, bytes]:
     return {
         path: data

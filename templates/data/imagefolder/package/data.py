@@ -61,9 +61,16 @@ def add_arguments(parser):
         "training images held out, seeded by --seed",
     )
     parser.add_argument(
-        "--train-csv", type=existing_file, help="path,label rows, instead of folders"
+        "--train-csv",
+        type=existing_file,
+        help="training images as path,label rows, paths relative to the file "
+        "(default: the train folder)",
     )
-    parser.add_argument("--val-csv", type=existing_file, help="path,label rows")
+    parser.add_argument(
+        "--val-csv",
+        type=existing_file,
+        help="validation images as path,label rows (default: --val-split)",
+    )
     parser.add_argument(
         "--image-size",
         type=positive_int,
