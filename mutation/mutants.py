@@ -26,8 +26,10 @@ RENDER = "scaffold/render.py"
 TRAIN = "templates/package/train.py.jinja"
 CHECKPOINT = "templates/package/handlers/checkpoint.py"
 HISTORY = "templates/package/history.py"
-DATA = "templates/package/data.py"
+LOADERS = "templates/package/loaders.py"
 SUPERVISED = "templates/package/supervised.py"
+IMAGES = "templates/data/imagefolder/package"
+IMAGEFOLDER_TESTS = "tests/test_imagefolder.py::"
 
 KNOWN_EDITS = "tests/test_update_properties.py::test_known_edits_survive_byte_for_byte"
 RESUME_KILLED = "tests/test_features.py::test_killed_at_an_epoch_end_and_mid_epoch_resumes_to_identical_weights"
@@ -244,7 +246,7 @@ MUTANTS = (
         name="process-share-ignores-drop-last",
         description="under torchrun the training shares are not cut equal, so the "
         "processes take different numbers of steps and DDP hangs or fails",
-        file=DATA,
+        file=LOADERS,
         old=(
             "    if drop_last:\n"
             "        order = order[: len(order) - len(order) % world_size]\n"
@@ -332,9 +334,9 @@ MUTANTS = (
         description="the DataLoader path's sampler draws its order from the global "
         "generator, not from (seed, epoch): it differs from the tensor path and "
         "cannot be replayed on resume",
-        file=DATA,
-        old="            order = torch.randperm(self.size, generator=generator)",
-        new="            order = torch.randperm(self.size)",
+        file=LOADERS,
+        old="        return iter(self.order(self.generator()).tolist())",
+        new="        return iter(self.order(torch.default_generator).tolist())",
         tests=(
             "tests/test_feature_runs.py::test_the_dataloader_path_gives_the_tensor_paths_numbers",
         ),
@@ -368,5 +370,53 @@ MUTANTS = (
         old="    return lambda engine, count: count % every == 0\n",
         new="    return lambda engine, count: (count - 1) % every == 0\n",
         tests=("tests/test_engine.py::test_generated_engine_tests_pass",),
+    ),
+    # ------------------------------------------------------------ image folders
+    Mutant(
+        name="augment-draws-from-the-global-generator",
+        description="the batch crops are drawn from torch's global generator, not the "
+        "epoch's: a resumed run crops differently and ends on other weights",
+        file=f"{IMAGES}/augment.py",
+        old="        uniform = torch.rand(count, 5, generator=generator)\n",
+        new="        uniform = torch.rand(count, 5)\n",
+        tests=(
+            f"{IMAGEFOLDER_TESTS}test_the_projects_own_data_tests_pass_quickly",
+            f"{IMAGEFOLDER_TESTS}test_a_run_killed_mid_epoch_resumes_to_identical_weights",
+        ),
+    ),
+    Mutant(
+        name="val-split-not-stratified",
+        description="--val-split holds out the first images of the whole list, not "
+        "a share of each class: validation then lacks whole classes",
+        file=f"{IMAGES}/folders.py",
+        old="        count = round(len(members) * fraction) if len(members) > 1 else 0\n",
+        new="        count = round(len(labels) * fraction) if label == 0 else 0\n",
+        tests=(
+            f"{IMAGEFOLDER_TESTS}test_the_projects_own_data_tests_pass_quickly",
+            f"{IMAGEFOLDER_TESTS}test_without_a_val_folder_a_tenth_of_each_class_is_held_out",
+        ),
+    ),
+    Mutant(
+        name="class-folder-takes-any-file",
+        description="a class folder's text files and junk count as images, and fail "
+        "to decode instead of being passed over",
+        file=f"{IMAGES}/folders.py",
+        old="        images = [p for p in files if is_image_path(p)]\n",
+        new="        images = files\n",
+        tests=(
+            f"{IMAGEFOLDER_TESTS}test_the_projects_own_data_tests_pass_quickly",
+            f"{IMAGEFOLDER_TESTS}test_the_runs_name_each_unreadable_image_once_and_count_them",
+        ),
+    ),
+    Mutant(
+        name="predict-skips-normalization",
+        description="predict feeds the model raw pixels scaled to [0, 1], not the "
+        "normalization of training: its guesses disagree with validation",
+        file="templates/package/predict.py.jinja",
+        old="        images = normalize(images.to(device), preprocessing.mean, preprocessing.std)\n",
+        new="        images = images.to(device).float() / 255\n",
+        tests=(
+            f"{IMAGEFOLDER_TESTS}test_predict_agrees_with_the_folder_labels_at_the_runs_accuracy",
+        ),
     ),
 )

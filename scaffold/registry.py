@@ -255,6 +255,7 @@ DATA_KINDS: dict[str, DataSpec] = {
                 "data/imagefolder/package/image_cache.py",
                 "data/imagefolder/package/augment.py",
                 "data/imagefolder/package/sources.py",
+                "data/imagefolder/package/survey.py",
                 "data/imagefolder/tests/test_data.py.jinja",
             ),
             data_dir="PATH/TO/IMAGES",

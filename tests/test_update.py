@@ -504,6 +504,7 @@ def test_update_switches_the_data_kind_and_back_keeping_the_users_edits(tmp_path
         f"{PACKAGE}/folders.py",
         f"{PACKAGE}/image_cache.py",
         f"{PACKAGE}/sources.py",
+        f"{PACKAGE}/survey.py",
         "tests/test_data.py",
     ]
 

@@ -131,7 +131,15 @@ class EpochSampler(EpochOrder, Sampler):
 
 
 class EpochDataLoader(DataLoader):
-    """A DataLoader whose sampler follows the Engine's epochs."""
+    """A DataLoader whose sampler follows the Engine's epochs.
+
+    Each epoch a DataLoader draws its workers' seed from its generator: one of its
+    own, so that the global random numbers (dropout's, on resume) stay as they were.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("generator", torch.Generator())
+        super().__init__(*args, **kwargs)
 
     def set_epoch(self, epoch):
         self.sampler.set_epoch(epoch)
