@@ -6,114 +6,36 @@ any work starts, not a traceback minutes later.
 """
 
 import argparse
-import math
 import os
 import time
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .data import DATASETS, NUM_CLASSES
+from .arguments import (
+    available_device,
+    existing_file,
+    model_name,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    seed,
+    writable_folder,
+)
+from .data import add_arguments as add_data_arguments
 from .evaluation import monitored_scores
 
 # Each schedule with the peak or initial learning rate it was tuned with.
 SCHEDULERS = {"onecycle": 0.01, "cosine": 0.003, "step": 0.003, "none": 0.001}
-MONITORED = monitored_scores(NUM_CLASSES, F.nll_loss)
+# Which scores exist, and which way is better, is the same for any class count.
+MONITORED = monitored_scores(2, F.nll_loss)
 # The torch.distributed backends that this build of torch has.
 BACKENDS = {
     "gloo": dist.is_gloo_available,
     "nccl": dist.is_nccl_available,
     "mpi": dist.is_mpi_available,
 }
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
-    return value
-
-
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text}")
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
-def non_negative_float(text):
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
-
-
-def seed(text):
-    value = int(text)
-    # Each process seeds torch with seed + rank, and each epoch's order with
-    # seed + epoch: they stay within the 64 bits torch takes.
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number from 0 to 2**63 - 1, got {text}"
-        )
-    return value
-
-
-def available_device(text):
-    try:
-        device = torch.device(text)
-    except RuntimeError:
-        raise argparse.ArgumentTypeError(
-            f"expected a torch device such as cpu, cuda or cuda:1, got {text}"
-        ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise argparse.ArgumentTypeError(f"{text}: this machine has no CUDA device")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise argparse.ArgumentTypeError(
-            f"{text}: this machine has {torch.cuda.device_count()} CUDA device(s)"
-        )
-    if device.type not in ("cpu", "cuda"):
-        # mps, xpu and the like: an empty tensor is the one test every kind passes.
-        try:
-            torch.empty(0, device=device)
-        except Exception:
-            raise argparse.ArgumentTypeError(
-                f"{text}: this machine or this build of torch has no such device"
-            ) from None
-    return device
-
-
-def nearest_existing(path):
-    """`path`, or the nearest of its parents that exists."""
-    return next(p for p in [path, *path.parents] if os.path.exists(p))
-
-
-def folder(text):
-    """A folder, or a path where one can be made: not a file nor under one."""
-    path = Path(text)
-    existing = nearest_existing(path)
-    if not existing.is_dir():
-        raise argparse.ArgumentTypeError(f"{existing} is a file, not a folder")
-    return path
-
-
-def writable_folder(text):
-    """A folder() this process may write in: a run finds out now, not when it
-    writes its first results."""
-    path = folder(text)
-    existing = nearest_existing(path)
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"{existing} is not writable")
-    return path
 
 
 def exit_quietly(status):
@@ -146,15 +68,10 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def parse_args(argv=None):
     parser = ArgumentParser(
-        description="Train a CNN on MNIST or Fashion-MNIST.",
+        description="Train an image classifier, validating after every epoch.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument(
-        "--data-dir", type=folder, default="data", help="dataset root folder"
-    )
-    parser.add_argument(
-        "--dataset", choices=sorted(DATASETS), default="mnist", help="what to train on"
-    )
+    add_data_arguments(parser)
     parser.add_argument(
         "--output-dir",
         type=writable_folder,
@@ -178,10 +95,28 @@ def parse_args(argv=None):
         "--eval-batch-size", type=positive_int, default=500, help="evaluation batch"
     )
     parser.add_argument(
-        "--loader",
-        choices=["tensor", "dataloader"],
-        default="tensor",
-        help="tensor: in-memory batches (fast); dataloader: Dataset + DataLoader",
+        "--model",
+        type=model_name,
+        default="net",
+        help="net: this project's small CNN; or a torchvision classification model "
+        "by name (resnet18, mobilenet_v3_small, efficientnet_b0, convnext_tiny, ...)",
+    )
+    parser.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="start a torchvision model from its published weights (torchvision "
+        "downloads them once into $TORCH_HOME/hub/checkpoints)",
+    )
+    parser.add_argument(
+        "--weights",
+        type=existing_file,
+        help="start from a state_dict file, such as a run's model.pt or one of "
+        "torchvision's (default: freshly initialized weights)",
+    )
+    parser.add_argument(
+        "--freeze-backbone",
+        action="store_true",
+        help="train only the new classifier head of a torchvision model",
     )
     parser.add_argument(
         "--scheduler",
@@ -287,6 +222,11 @@ def parse_args(argv=None):
         )
     if args.backend == "nccl" and args.device.type != "cuda":
         parser.error("argument --backend: nccl runs on CUDA devices; use gloo")
+    if args.model == "net" and (args.pretrained or args.freeze_backbone):
+        flag = "--pretrained" if args.pretrained else "--freeze-backbone"
+        parser.error(f"argument {flag}: takes a torchvision --model, not net")
+    if args.pretrained and args.weights:
+        parser.error("argument --weights: not with --pretrained; choose one")
     args.lr = args.lr or SCHEDULERS[args.scheduler]
     args.monitor_mode = args.monitor_mode or MONITORED[args.monitor]
     return args

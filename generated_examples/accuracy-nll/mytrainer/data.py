@@ -7,11 +7,13 @@ is what makes resuming mid-epoch exact. `--loader dataloader` uses the usual
 Dataset + transforms + DataLoader, for per-sample augmentation.
 
 Under torchrun both loaders give each process its share of every epoch (see
-`process_share`): together the processes visit each sample once, and evaluation
-sees each test sample exactly once, so metrics summed over processes are exact.
+loaders.py): together the processes visit each sample once, and evaluation sees
+each test sample exactly once, so metrics summed over processes are exact.
+
+Whatever the model, the images stay 28x28 with one channel and this dataset's
+normalization; a torchvision model repeats the channel (see model.py).
 """
 
-import math
 import os
 import shutil
 import tempfile
@@ -19,10 +21,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from torch.utils.data import DataLoader, Sampler
 from torchvision import datasets, transforms
 
+from .arguments import folder
 from .distributed import get_rank, get_world_size
+from .images import Preprocessing
+from .loaders import Data, DataError, EpochDataLoader, EpochSampler, TensorLoader
 
 
 class DatasetInfo(NamedTuple):
@@ -35,10 +39,9 @@ DATASETS = {
     "mnist": DatasetInfo(datasets.MNIST, 0.1307, 0.3081),
     "fashion-mnist": DatasetInfo(datasets.FashionMNIST, 0.2860, 0.3530),
 }
-NUM_CLASSES = 10
 
 
-class DatasetNotFound(RuntimeError):
+class DatasetNotFound(DataError):
     """The dataset files are absent and could not be downloaded."""
 
 
@@ -82,109 +85,12 @@ def download(name, root):
             os.replace(copying, raw / path.name)
 
 
-def process_share(order, rank, world_size, drop_last=False):
-    """The part of an epoch's sample order that process `rank` of `world_size` takes.
-
-    Process r takes every world_size-th sample from the r-th on. All processes draw
-    the same order, so their shares never overlap, and batch i of all of them
-    together holds the samples of batch i of a single process with a batch
-    world_size times larger. `drop_last` (for training) first leaves out the last
-    len(order) % world_size samples, a different few each shuffled epoch: DDP needs
-    every process to take the same number of steps. Evaluation keeps them all, so
-    shares may differ by one sample.
-    """
-    if drop_last:
-        order = order[: len(order) - len(order) % world_size]
-    return order[rank::world_size]
-
-
-class TensorLoader:
-    """Batches of (images, labels) cut from two in-memory tensors.
-
-    With shuffle, epoch e visits the samples in the order of a permutation seeded
-    by seed + e; call set_epoch(e) before iterating (the Engine does).
-    Process `rank` of `world_size` takes its `process_share` of that order.
-    """
-
-    def __init__(
-        self, images, labels, batch_size, shuffle=False, seed=0, rank=0, world_size=1
-    ):
-        self.images = images  # (N, 1, 28, 28) float, normalized
-        self.labels = labels  # (N,) int64
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.epoch = 0
-        self.rank = rank
-        self.world_size = world_size
-
-    def share(self, order):
-        return process_share(order, self.rank, self.world_size, drop_last=self.shuffle)
-
-    def set_epoch(self, epoch):
-        self.epoch = epoch
-
-    def __len__(self):
-        return math.ceil(len(self.share(range(len(self.labels)))) / self.batch_size)
-
-    def __iter__(self):
-        if not self.shuffle:
-            # Slices are views: evaluation copies nothing.
-            images, labels = self.share(self.images), self.share(self.labels)
-            for start in range(0, len(labels), self.batch_size):
-                end = start + self.batch_size
-                yield images[start:end], labels[start:end]
-            return
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        order = torch.randperm(len(self.labels), generator=generator)
-        order = self.share(order).to(self.labels.device)
-        # index_select copies a batch in half the time of images[index] on CPUs.
-        for index in order.split(self.batch_size):
-            yield self.images.index_select(0, index), self.labels.index_select(0, index)
-
-
 def load_as_tensors(name, root, train, device):
     """One split as (images, labels): (N, 1, 28, 28) normalized floats and (N,) ints."""
     dataset = load_dataset(name, root, train)
     mean, std = DATASETS[name].mean, DATASETS[name].std
     images = dataset.data.to(device).unsqueeze(1).float().div_(255).sub_(mean).div_(std)
     return images, dataset.targets.to(device)
-
-
-class EpochSampler(Sampler):
-    """The DataLoader path's sampler: TensorLoader's seeded per-epoch order."""
-
-    def __init__(self, size, shuffle, seed=0, rank=0, world_size=1):
-        self.size = size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.epoch = 0
-        self.rank = rank
-        self.world_size = world_size
-
-    def share(self, order):
-        return process_share(order, self.rank, self.world_size, drop_last=self.shuffle)
-
-    def set_epoch(self, epoch):
-        self.epoch = epoch
-
-    def __len__(self):
-        return len(self.share(range(self.size)))
-
-    def __iter__(self):
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(self.size, generator=generator).tolist()
-        else:
-            order = range(self.size)
-        return iter(self.share(order))
-
-
-class EpochDataLoader(DataLoader):
-    """A DataLoader whose sampler follows the Engine's epochs."""
-
-    def set_epoch(self, epoch):
-        self.sampler.set_epoch(epoch)
 
 
 def make_dataloader(name, root, train, batch_size, seed, pin_memory):
@@ -240,3 +146,36 @@ def get_data_loaders(
         *load_as_tensors(name, root, False, device), eval_batch_size, **share
     )
     return train, test
+
+
+def add_arguments(parser):
+    """The flags that say what to train on."""
+    parser.add_argument(
+        "--data-dir", type=folder, default="data", help="dataset root folder"
+    )
+    parser.add_argument(
+        "--dataset", choices=sorted(DATASETS), default="mnist", help="what to train on"
+    )
+    parser.add_argument(
+        "--loader",
+        choices=["tensor", "dataloader"],
+        default="tensor",
+        help="tensor: in-memory batches (fast); dataloader: Dataset + DataLoader",
+    )
+
+
+def get_data(args, device, wanted):
+    """The training and validation loaders, the class names and the preprocessing
+    that predict repeats; `wanted`, the model's own preprocessing, does not apply."""
+    train, val = get_data_loaders(
+        args.dataset,
+        args.data_dir,
+        args.batch_size,
+        args.eval_batch_size,
+        seed=args.seed,
+        device=device,
+        loader=args.loader,
+    )
+    info = DATASETS[args.dataset]
+    preprocessing = Preprocessing(1, 28, 28, (info.mean,), (info.std,))
+    return Data(train, val, list(info.torchvision_class.classes), preprocessing)

@@ -5,6 +5,8 @@ computed after every epoch, printed, written to metrics.jsonl and, when it is on
 number, offered to --monitor.
 """
 
+import torch
+
 from .metrics import Accuracy, Loss
 
 
@@ -26,3 +28,14 @@ def monitored_scores(num_classes, loss_fn):
         if metric.higher_is_better is not None
     }
     return {**scores, "train_loss": "min"}
+
+
+def by_class(value, classes):
+    """A per-class score (one value per class) or a confusion matrix (one row per
+    class) keyed by class name, so that the history reads without the class list;
+    anything else as it is."""
+    if isinstance(value, torch.Tensor) and value.dim() > 0:
+        value = value.tolist()
+    if isinstance(value, list) and len(value) == len(classes):
+        return {c: by_class(v, classes) for c, v in zip(classes, value, strict=True)}
+    return value

@@ -1,13 +1,14 @@
 """Train the network and evaluate it after every epoch.
 
-    python -m mytrainer.train --data-dir data
-    python -m mytrainer.train --dataset fashion-mnist --epochs 5
-    torchrun --nproc_per_node=2 -m mytrainer.train --data-dir data
+    python -m mytrainer.train --data-dir DIR --epochs 5
+    python -m mytrainer.train --data-dir DIR --model resnet18 --pretrained
+    torchrun --nproc_per_node=2 -m mytrainer.train --data-dir DIR
 
 The device, mixed precision and the number of processes are decided here, when the
 program runs: a GPU is used when present (--device chooses), and under torchrun
 every process trains its share of each batch. Progress goes to stdout, the metric
-history to <output-dir>/metrics.jsonl (see README.md for the other files).
+history to <output-dir>/metrics.jsonl and, when training ends, the model and what
+predict needs to use it to <output-dir>/model.pt (see README.md for the rest).
 """
 
 import time
@@ -18,8 +19,9 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, StepLR
 
+from .backbones import ModelError, model_preprocessing
 from .config import exit_quietly, parse_args
-from .data import NUM_CLASSES, DatasetNotFound, get_data_loaders
+from .data import get_data
 from .distributed import (
     broadcast_buffers,
     cleanup,
@@ -30,11 +32,12 @@ from .distributed import (
     sum_over_processes,
 )
 from .engine import Events
-from .evaluation import validation_metrics
+from .evaluation import by_class, validation_metrics
 from .handlers import NonFiniteLoss, check_finite_scores, stop_on_non_finite_loss
 from .history import History
+from .loaders import DataError
 from .metrics import RunningAverage
-from .model import Net
+from .model import build_model, check_input_size, save_model
 from .supervised import create_supervised_evaluator, create_supervised_trainer
 
 
@@ -110,18 +113,18 @@ def train(args, device):
     """Train as `args` say on `device`, validating after every epoch."""
     torch.manual_seed(args.seed)  # the same on every process: one initial model
     try:
-        train_loader, val_loader = get_data_loaders(
-            args.dataset,
-            args.data_dir,
-            args.batch_size,
-            args.eval_batch_size,
-            seed=args.seed,
-            device=device,
-            loader=args.loader,
+        data = get_data(args, device, model_preprocessing(args.model, args.pretrained))
+        channels, size = data.preprocessing.channels, data.preprocessing.image_size
+        model = build_model(
+            args.model, len(data.classes), channels, args.pretrained, args.weights
         )
-    except DatasetNotFound as error:
+        check_input_size(model, args.model, channels, size)
+    except (DataError, ModelError) as error:
         # Every process says it: one machine may lack the data that others have.
         raise SystemExit(f"error: {error}") from None
+    if args.freeze_backbone:
+        model.freeze()
+    train_loader, val_loader = data.train, data.val
     epoch_length = args.epoch_length or len(train_loader)
     steps = args.epochs * epoch_length // args.accumulate  # optimizer steps
     if steps == 0:
@@ -130,7 +133,7 @@ def train(args, device):
             f"{args.epochs * epoch_length} iterations: the weights would never change"
         )
 
-    model = Net(NUM_CLASSES).to(device)
+    model = model.to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     # DDP starts every process from rank 0's weights and averages the gradients
@@ -141,9 +144,8 @@ def train(args, device):
     # From here on each process draws its own random numbers (dropout and such).
     torch.manual_seed(args.seed + get_rank())
     # fused: one kernel updates every parameter; a loop cost 1 ms a CPU step.
-    optimizer = AdamW(
-        model.parameters(), lr=args.lr, weight_decay=args.weight_decay, fused=True
-    )
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = AdamW(trained, lr=args.lr, weight_decay=args.weight_decay, fused=True)
     scheduler, scheduler_event = make_scheduler(args, optimizer, steps)
     amp_dtype = autocast_dtype(device, args.amp)
     # float16 needs its loss scaled so that small gradients do not underflow.
@@ -160,7 +162,7 @@ def train(args, device):
         scaler=scaler,
     )
     evaluator = create_supervised_evaluator(
-        model, metrics=validation_metrics(NUM_CLASSES, F.nll_loss), device=device
+        model, metrics=validation_metrics(len(data.classes), F.nll_loss), device=device
     )
     running_loss = RunningAverage()
     running_loss.attach(trainer, "loss")
@@ -184,6 +186,7 @@ def train(args, device):
         seconds = time.perf_counter() - engine.state.epoch_start
         broadcast_buffers(model)  # every process evaluates rank 0's model
         metrics = evaluator.run(val_loader).metrics
+        metrics = {name: by_class(v, data.classes) for name, v in metrics.items()}
         train_loss = sum_over_processes([engine.state.metrics["loss"]])[0]
         return {
             "epoch": engine.state.epoch,
@@ -202,8 +205,17 @@ def train(args, device):
         if is_main_process():
             history.append(record)
             print_record(record)
+            print_by_class(record)
         for handler in after_validation:
             handler(engine, record)
+
+    @trainer.on(Events.COMPLETED)
+    def save(_):
+        if is_main_process():
+            saved = save_model(
+                args.output_dir, model, args.model, data.classes, data.preprocessing
+            )
+            print(f"model: {saved}")
 
     @trainer.on(Events.COMPLETED)
     def report_best(_):
@@ -219,6 +231,22 @@ def train(args, device):
         raise SystemExit(f"error: {error}") from None
     finally:
         cleanup()
+
+
+def print_by_class(record):
+    """Each per-class score of the record as `class value` lines, and a confusion
+    matrix as a row per true class of the counts predicted as each class."""
+    for name, values in record.items():
+        if not isinstance(values, dict) or len(values) > 20:
+            continue  # a long one is in metrics.jsonl, too long to read in a log
+        width = max(len(str(c)) for c in values)
+        print(f"  {name} by class:")
+        for true_class, value in values.items():
+            if isinstance(value, dict):
+                value = " ".join(f"{v:>6.4g}" for v in value.values())
+            else:
+                value = f"{value:.4f}"
+            print(f"    {str(true_class).ljust(width)}  {value}")
 
 
 def print_record(record):

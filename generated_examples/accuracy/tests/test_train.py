@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from mytrainer.data import TensorLoader
+from mytrainer.loaders import TensorLoader
 from mytrainer.metrics import Metric
 from mytrainer.model import Net
 from mytrainer.supervised import (

@@ -1,6 +1,16 @@
-"""The network: a small CNN for 28x28 grayscale images (MNIST, Fashion-MNIST)."""
+"""The network: this project's small CNN, or a torchvision model (see backbones.py).
 
+Every model returns log-probabilities, ready for F.nll_loss.
+"""
+
+import json
+import os
+
+import torch
 from torch import nn
+
+from .backbones import Backbone, ModelError, cause, load_weights, torchvision_network
+from .images import Preprocessing
 
 
 class Net(nn.Module):
@@ -11,13 +21,15 @@ class Net(nn.Module):
     In training, BatchNorm1d needs two or more samples per batch.
     """
 
-    def __init__(self, num_classes: int = 10, hidden: int = 256) -> None:
+    head = "classifier.3"  # the layer whose outputs are the classes
+
+    def __init__(self, num_classes=10, in_channels=1, hidden=256):
         super().__init__()
         # Each block pools right after its convolution: BatchNorm and ReLU then work
         # on a quarter of the pixels, which cuts a CPU training step by about 40%.
         self.features = nn.Sequential(
             # Convolutions feed BatchNorm, whose shift makes a conv bias redundant.
-            nn.Conv2d(1, 16, kernel_size=3, padding=1, bias=False),
+            nn.Conv2d(in_channels, 16, kernel_size=3, padding=1, bias=False),
             nn.MaxPool2d(2),  # (N, 16, 14, 14)
             nn.BatchNorm2d(16),
             nn.ReLU(inplace=True),
@@ -25,6 +37,8 @@ class Net(nn.Module):
             nn.MaxPool2d(2),  # (N, 24, 7, 7)
             nn.BatchNorm2d(24),
             nn.ReLU(inplace=True),
+            # Any image size gives the classifier 7x7 (28x28 images are there already).
+            nn.AdaptiveAvgPool2d(7),
         )
         self.classifier = nn.Sequential(
             # Normalizing the hidden layer too is worth 0.4% one-epoch accuracy.
@@ -35,5 +49,73 @@ class Net(nn.Module):
         )
 
     def forward(self, x):
-        # x: (N, 1, 28, 28) -> (N, num_classes) log-probabilities, ready for F.nll_loss
+        # x: (N, in_channels, H, W) -> (N, num_classes) log-probabilities
         return self.classifier(self.features(x).flatten(1)).log_softmax(dim=1)
+
+
+def build_model(name, num_classes, in_channels, pretrained=False, weights=None):
+    """The model `name` (net or a torchvision model) for `num_classes` classes, from
+    torchvision's published weights, a state_dict file, or freshly initialized."""
+    if name == "net":
+        model = Net(num_classes, in_channels)
+        if weights is not None:
+            load_weights(model, model.head, weights)
+        return model
+    network, head = torchvision_network(name, num_classes, pretrained)
+    if weights is not None:
+        load_weights(network, head, weights)
+    return Backbone(network, head, in_channels)
+
+
+def check_input_size(model, name, channels, size):
+    """Fail now, in one line, if the model cannot take size x size images: some
+    shrink them below one pixel (convnext needs 32, others more)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, channels, size, size))
+    except RuntimeError as error:
+        raise ModelError(
+            f"{name} cannot take {size}x{size} images ({cause(error)}); "
+            "choose a larger --image-size"
+        ) from None
+    finally:
+        model.train(was_training)
+
+
+def save_model(folder, model, name, classes, preprocessing):
+    """Write folder/model.pt, what inference needs, loadable with
+    torch.load(weights_only=True): the weights, the model's name, the class names
+    in label order and the preprocessing of validation; and the class names alone
+    to folder/classes.json. Each file appears whole or not at all."""
+    os.makedirs(folder, exist_ok=True)
+    saved = {
+        "model": name,
+        "classes": list(classes),
+        "preprocessing": preprocessing._asdict(),
+        "state_dict": model.state_dict(),
+    }
+    path = os.path.join(folder, "model.pt")
+    torch.save(saved, f"{path}.partial")
+    os.replace(f"{path}.partial", path)
+    classes_path = os.path.join(folder, "classes.json")
+    with open(f"{classes_path}.partial", "w", encoding="utf-8") as file:
+        json.dump(list(classes), file, indent=1)
+    os.replace(f"{classes_path}.partial", classes_path)
+    return path
+
+
+def load_saved_model(path, device="cpu"):
+    """(model in eval mode, class names, Preprocessing) from a save_model() file."""
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+        name, classes = saved["model"], saved["classes"]
+        preprocessing = Preprocessing(**saved["preprocessing"])
+    except Exception as error:
+        raise ModelError(
+            f"{path}: not a model.pt written by train ({cause(error)})"
+        ) from None
+    model = build_model(name, len(classes), preprocessing.channels)
+    model.load_state_dict(saved["state_dict"])
+    return model.to(device).eval(), classes, preprocessing

@@ -1,0 +1,116 @@
+"""Flag types: each turns a flag's text into a value, or into an argparse error
+that names what was expected, before any work starts."""
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+import torch
+from torchvision import models
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
+    return value
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def seed(text):
+    value = int(text)
+    # Each process seeds torch with seed + rank, and each epoch's order with
+    # seed + epoch: they stay within the 64 bits torch takes.
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 0 to 2**63 - 1, got {text}"
+        )
+    return value
+
+
+def available_device(text):
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a torch device such as cpu, cuda or cuda:1, got {text}"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: this machine has no CUDA device")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(
+            f"{text}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
+    if device.type not in ("cpu", "cuda"):
+        # mps, xpu and the like: an empty tensor is the one test every kind passes.
+        try:
+            torch.empty(0, device=device)
+        except Exception:
+            raise argparse.ArgumentTypeError(
+                f"{text}: this machine or this build of torch has no such device"
+            ) from None
+    return device
+
+
+def nearest_existing(path):
+    """`path`, or the nearest of its parents that exists."""
+    return next(p for p in [path, *path.parents] if os.path.exists(p))
+
+
+def folder(text):
+    """A folder, or a path where one can be made: not a file nor under one."""
+    path = Path(text)
+    existing = nearest_existing(path)
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{existing} is a file, not a folder")
+    return path
+
+
+def writable_folder(text):
+    """A folder() this process may write in: a run finds out now, not when it
+    writes its first results."""
+    path = folder(text)
+    existing = nearest_existing(path)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{existing} is not writable")
+    return path
+
+
+def existing_file(text):
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return path
+
+
+def model_name(text):
+    """net, or the name of one of torchvision's classification models."""
+    names = models.list_models(module=models)
+    if text != "net" and text not in names:
+        close = [n for n in names if n.startswith(text[:4])][:4] or names[:4]
+        raise argparse.ArgumentTypeError(
+            f"expected net or a torchvision classification model (such as "
+            f"{', '.join(close)}), got {text}"
+        )
+    return text

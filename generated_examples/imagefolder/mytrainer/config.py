@@ -1,0 +1,232 @@
+"""The train script's command line: every flag with its default, checked up front.
+
+A value no run could use (a batch of 0, a learning rate of nan, a device this
+machine lacks, an --output-dir holding an earlier run) is an argparse error before
+any work starts, not a traceback minutes later.
+"""
+
+import argparse
+import os
+import time
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from .arguments import (
+    available_device,
+    existing_file,
+    model_name,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    seed,
+    writable_folder,
+)
+from .data import add_arguments as add_data_arguments
+from .evaluation import monitored_scores
+
+# Each schedule with the peak or initial learning rate it was tuned with.
+SCHEDULERS = {"onecycle": 0.01, "cosine": 0.003, "step": 0.003, "none": 0.001}
+# Which scores exist, and which way is better, is the same for any class count.
+MONITORED = monitored_scores(2, F.nll_loss)
+# The torch.distributed backends that this build of torch has.
+BACKENDS = {
+    "gloo": dist.is_gloo_available,
+    "nccl": dist.is_nccl_available,
+    "mpi": dist.is_mpi_available,
+}
+
+
+def exit_quietly(status):
+    """Exit without a word, as every process under torchrun but the first does on
+    an error that all of them meet, so that the first alone prints it. torchrun
+    stops every process as soon as one ends: this one waits for the first to have
+    printed and ended (torchrun then stops it), or for 30 s."""
+    time.sleep(30)
+    raise SystemExit(status)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, with one error message under torchrun: every process
+    parses the same flags, and only the first (RANK 0) prints what is wrong."""
+
+    def error(self, message):
+        if os.environ.get("RANK", "0") != "0":
+            exit_quietly(2)
+        super().error(message)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except where there is none to show."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def parse_args(argv=None):
+    parser = ArgumentParser(
+        description="Train an image classifier, validating after every epoch.",
+        formatter_class=HelpFormatter,
+    )
+    add_data_arguments(parser)
+    parser.add_argument(
+        "--output-dir",
+        type=writable_folder,
+        default="runs",
+        help="where results go: a folder per run",
+    )
+    parser.add_argument("--epochs", type=positive_int, default=1, help="to train")
+    parser.add_argument(
+        "--epoch-length",
+        type=positive_int,
+        help="iterations per epoch (default: one pass over the training set); "
+        "a few make a quick smoke test",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=128,
+        help="training batch, shared out among the processes under torchrun",
+    )
+    parser.add_argument(
+        "--eval-batch-size", type=positive_int, default=500, help="evaluation batch"
+    )
+    parser.add_argument(
+        "--model",
+        type=model_name,
+        default="net",
+        help="net: this project's small CNN; or a torchvision classification model "
+        "by name (resnet18, mobilenet_v3_small, efficientnet_b0, convnext_tiny, ...)",
+    )
+    parser.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="start a torchvision model from its published weights (torchvision "
+        "downloads them once into $TORCH_HOME/hub/checkpoints)",
+    )
+    parser.add_argument(
+        "--weights",
+        type=existing_file,
+        help="start from a state_dict file, such as a run's model.pt or one of "
+        "torchvision's (default: freshly initialized weights)",
+    )
+    parser.add_argument(
+        "--freeze-backbone",
+        action="store_true",
+        help="train only the new classifier head of a torchvision model",
+    )
+    parser.add_argument(
+        "--scheduler",
+        choices=sorted(SCHEDULERS),
+        default="onecycle",
+        help="learning rate schedule, stepped per optimizer step (step: per epoch)",
+    )
+    parser.add_argument(
+        "--lr",
+        type=positive_float,
+        help="peak or initial learning rate (default: the schedule's, "
+        + ", ".join(f"{name} {lr}" for name, lr in SCHEDULERS.items())
+        + ")",
+    )
+    parser.add_argument(
+        "--lr-step-epochs",
+        type=positive_int,
+        default=2,
+        help="with --scheduler step: epochs between learning rate cuts",
+    )
+    parser.add_argument(
+        "--lr-gamma",
+        type=positive_float,
+        default=0.1,
+        help="with --scheduler step: factor of each cut",
+    )
+    parser.add_argument(
+        "--weight-decay", type=non_negative_float, default=0.01, help="AdamW's"
+    )
+    parser.add_argument(
+        "--accumulate",
+        type=positive_int,
+        default=1,
+        help="batches whose gradients are summed before each optimizer step",
+    )
+    parser.add_argument(
+        "--clip-grad-norm",
+        type=positive_float,
+        help="clip the gradients' total L2 norm to this (default: no clipping)",
+    )
+    parser.add_argument(
+        "--amp",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="mixed precision: autocast to bfloat16 (float16 with loss scaling on "
+        "GPUs without bfloat16); auto: on CUDA devices only",
+    )
+    parser.add_argument(
+        "--device",
+        type=available_device,
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="torch device to train on",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=[name for name, available in BACKENDS.items() if available()],
+        help="torch.distributed backend under torchrun "
+        "(default: nccl on GPUs, gloo on the CPU)",
+    )
+    parser.add_argument("--seed", type=seed, default=0, help="for a repeatable run")
+    parser.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="NHWC activations, which CPU and cuDNN convolutions run faster",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the training step's model: pays off on GPUs over long "
+        "runs; the first steps wait tens of seconds for the compiler",
+    )
+    parser.add_argument(
+        "--log-interval",
+        type=positive_int,
+        default=20,
+        help="iterations between training loss reports",
+    )
+    parser.add_argument(
+        "--monitor",
+        choices=sorted(MONITORED),
+        default=next(iter(MONITORED)),
+        help="the validation score that names the best epoch",
+    )
+    parser.add_argument(
+        "--monitor-mode",
+        choices=["max", "min"],
+        help="whether higher or lower is better (default: min for losses, else max)",
+    )
+    args = parser.parse_args(argv)
+    # A new run would overwrite an earlier run's results.
+    if (args.output_dir / "metrics.jsonl").exists():
+        parser.error(
+            f"argument --output-dir: {args.output_dir} holds an earlier run's results; "
+            "choose another folder, or move that one away"
+        )
+    # torchrun tells each process the number of processes before they join.
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if args.batch_size % processes:
+        parser.error(
+            f"argument --batch-size: expected a multiple of the {processes} "
+            f"processes, which share each batch, got {args.batch_size}"
+        )
+    if args.backend == "nccl" and args.device.type != "cuda":
+        parser.error("argument --backend: nccl runs on CUDA devices; use gloo")
+    if args.model == "net" and (args.pretrained or args.freeze_backbone):
+        flag = "--pretrained" if args.pretrained else "--freeze-backbone"
+        parser.error(f"argument {flag}: takes a torchvision --model, not net")
+    if args.pretrained and args.weights:
+        parser.error("argument --weights: not with --pretrained; choose one")
+    args.lr = args.lr or SCHEDULERS[args.scheduler]
+    args.monitor_mode = args.monitor_mode or MONITORED[args.monitor]
+    return args

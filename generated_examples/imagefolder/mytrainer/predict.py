@@ -1,0 +1,136 @@
+"""Classify images with a trained model: a line per image, its class and probability.
+
+    python -m mytrainer.predict --checkpoint runs/model.pt photos/ cat.jpg
+    python -m mytrainer.predict --checkpoint runs/model.pt --topk 3 photos/
+
+Each line is `path<TAB>class<TAB>probability`, then the next guesses with --topk;
+--output writes the same rows to a CSV file.
+Folders are searched recursively; each image gets the preprocessing of validation
+(see images.py), as saved in model.pt. An image that cannot be read is skipped with
+a warning naming it.
+"""
+
+import argparse
+import csv
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from .arguments import available_device, existing_file, positive_int
+from .backbones import ModelError
+from .images import ImageError, find_images, load_image, normalize
+from .model import load_saved_model
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Classify images with a model.pt that train wrote.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", help="image files and folders")
+    parser.add_argument(
+        "--checkpoint", type=existing_file, required=True, help="a model.pt"
+    )
+    parser.add_argument(
+        "--topk", type=positive_int, default=1, help="guesses to show per image"
+    )
+    parser.add_argument("--output", help="also write the guesses to this CSV file")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=64, help="images per forward pass"
+    )
+    parser.add_argument(
+        "--device",
+        type=available_device,
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="torch device to run on",
+    )
+    return parser.parse_args(argv)
+
+
+def read_batches(paths, preprocessing, batch_size):
+    """(paths, uint8 images) per batch, decoded by threads (PIL releases the GIL
+    while decoding); unreadable images are left out with a warning."""
+    size, resize = preprocessing.image_size, preprocessing.resize_size
+
+    def read(path):
+        try:
+            return path, load_image(path, preprocessing.channels, size, resize)
+        except ImageError as error:
+            print(f"warning: skipped {error}", file=sys.stderr)
+            return path, None
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        for start in range(0, len(paths), batch_size):
+            results = pool.map(read, paths[start : start + batch_size])
+            good = [(path, image) for path, image in results if image is not None]
+            if good:
+                batch_paths, images = zip(*good, strict=True)
+                yield list(batch_paths), torch.stack(images)
+
+
+@torch.no_grad()
+def predict(model, batches, preprocessing, topk, device):
+    """(path, [(class index, probability), ...]) per image, best guess first."""
+    for paths, images in batches:
+        images = normalize(images.to(device), preprocessing.mean, preprocessing.std)
+        probabilities = model(images).exp()
+        values, indices = probabilities.topk(topk, dim=1)
+        for path, row_values, row_indices in zip(
+            paths, values.tolist(), indices.tolist(), strict=True
+        ):
+            yield path, list(zip(row_indices, row_values, strict=True))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        classify(args)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except BrokenPipeError:
+        # The reader went away (`predict ... | head`): stop quietly, as Unix tools
+        # do, and keep Python from failing to flush stdout on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
+
+
+def classify(args):
+    try:
+        model, classes, preprocessing = load_saved_model(args.checkpoint, args.device)
+        paths = find_images(args.paths)
+    except (ModelError, ImageError) as error:
+        raise SystemExit(f"error: {error}") from None
+    if not paths:
+        raise SystemExit(f"error: no images in {', '.join(args.paths)}")
+    topk = min(args.topk, len(classes))
+    batches = read_batches(paths, preprocessing, args.batch_size)
+    rows = []
+    for path, guesses in predict(model, batches, preprocessing, topk, args.device):
+        fields = [str(path)]
+        for index, probability in guesses:
+            fields += [classes[index], f"{probability:.4f}"]
+        print("\t".join(fields))
+        rows.append(fields)
+    skipped = len(paths) - len(rows)
+    if skipped:
+        print(f"warning: {skipped} of {len(paths)} images skipped", file=sys.stderr)
+    if args.output:
+        write_csv(args.output, rows, topk)
+
+
+def write_csv(path, rows, topk):
+    header = ["path", "class", "probability"]
+    for rank in range(2, topk + 1):
+        header += [f"class_{rank}", f"probability_{rank}"]
+    partial = f"{path}.partial"
+    with open(partial, "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+    os.replace(partial, path)
+
+
+if __name__ == "__main__":
+    main()

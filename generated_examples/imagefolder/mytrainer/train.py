@@ -1,0 +1,262 @@
+"""Train the network and evaluate it after every epoch.
+
+    python -m mytrainer.train --data-dir DIR --epochs 5
+    python -m mytrainer.train --data-dir DIR --model resnet18 --pretrained
+    torchrun --nproc_per_node=2 -m mytrainer.train --data-dir DIR
+
+The device, mixed precision and the number of processes are decided here, when the
+program runs: a GPU is used when present (--device chooses), and under torchrun
+every process trains its share of each batch. Progress goes to stdout, the metric
+history to <output-dir>/metrics.jsonl and, when training ends, the model and what
+predict needs to use it to <output-dir>/model.pt (see README.md for the rest).
+"""
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim import AdamW
+from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, StepLR
+
+from .backbones import ModelError, model_preprocessing
+from .config import exit_quietly, parse_args
+from .data import get_data
+from .distributed import (
+    broadcast_buffers,
+    cleanup,
+    get_rank,
+    get_world_size,
+    is_main_process,
+    setup,
+    sum_over_processes,
+)
+from .engine import Events
+from .evaluation import by_class, validation_metrics
+from .handlers import NonFiniteLoss, check_finite_scores, stop_on_non_finite_loss
+from .history import History
+from .loaders import DataError
+from .metrics import RunningAverage
+from .model import build_model, check_input_size, save_model
+from .supervised import create_supervised_evaluator, create_supervised_trainer
+
+
+def make_scheduler(args, optimizer, steps):
+    """The learning rate schedule and the event it steps on (None: constant)."""
+    if args.scheduler == "onecycle":
+        # Warm-up then annealing over the whole run: high accuracy in few epochs.
+        schedule = OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
+        return schedule, Events.ITERATION_COMPLETED(every=args.accumulate)
+    if args.scheduler == "cosine":
+        schedule = CosineAnnealingLR(optimizer, T_max=steps)
+        return schedule, Events.ITERATION_COMPLETED(every=args.accumulate)
+    if args.scheduler == "step":
+        schedule = StepLR(optimizer, step_size=args.lr_step_epochs, gamma=args.lr_gamma)
+        return schedule, Events.EPOCH_COMPLETED
+    return None, None
+
+
+def autocast_dtype(device, amp):
+    """The dtype to autocast to, or None for float32 ("auto": on CUDA devices only).
+
+    CPUs without bfloat16 units run autocast slower than float32; GPUs without
+    bfloat16 get float16, whose loss needs scaling.
+    """
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return None
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+def log_loss_every(trainer, interval):
+    """Print the training loss every `interval` iterations of each epoch: this
+    process's running average over its own batches."""
+
+    def step_in_epoch(engine):
+        return (engine.state.iteration - 1) % engine.state.epoch_length + 1
+
+    def at_interval(engine, _):
+        return step_in_epoch(engine) % interval == 0
+
+    def log_loss(engine):
+        loss = float(engine.state.metrics["loss"])
+        print(
+            f"epoch {engine.state.epoch} "
+            f"[{step_in_epoch(engine)}/{engine.state.epoch_length}] loss {loss:.4f}"
+        )
+
+    trainer.add_event_handler(
+        Events.ITERATION_COMPLETED(event_filter=at_interval), log_loss
+    )
+
+
+def fail(message):
+    """End the run with a one-line error that every process meets alike (a flag, a
+    checkpoint): under torchrun the main process says it, the others exit quietly."""
+    if not is_main_process():
+        exit_quietly(1)
+    # Some of torch's messages run to paragraphs; their first line names the cause.
+    raise SystemExit(f"error: {str(message).strip().splitlines()[0]}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = setup(args.device, args.backend)  # joins torchrun's processes, if any
+    try:
+        train(args, device)
+    finally:
+        cleanup()
+
+
+def train(args, device):
+    """Train as `args` say on `device`, validating after every epoch."""
+    torch.manual_seed(args.seed)  # the same on every process: one initial model
+    try:
+        data = get_data(args, device, model_preprocessing(args.model, args.pretrained))
+        channels, size = data.preprocessing.channels, data.preprocessing.image_size
+        model = build_model(
+            args.model, len(data.classes), channels, args.pretrained, args.weights
+        )
+        check_input_size(model, args.model, channels, size)
+    except (DataError, ModelError) as error:
+        # Every process says it: one machine may lack the data that others have.
+        raise SystemExit(f"error: {error}") from None
+    if args.freeze_backbone:
+        model.freeze()
+    train_loader, val_loader = data.train, data.val
+    epoch_length = args.epoch_length or len(train_loader)
+    steps = args.epochs * epoch_length // args.accumulate  # optimizer steps
+    if steps == 0:
+        fail(
+            f"--accumulate {args.accumulate} is more than the run's "
+            f"{args.epochs * epoch_length} iterations: the weights would never change"
+        )
+
+    model = model.to(device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    # DDP starts every process from rank 0's weights and averages the gradients
+    # in backward; evaluating and saving use `model` itself.
+    training_module = DistributedDataParallel(model) if get_world_size() > 1 else model
+    if args.compile:
+        training_module = torch.compile(training_module)
+    # From here on each process draws its own random numbers (dropout and such).
+    torch.manual_seed(args.seed + get_rank())
+    # fused: one kernel updates every parameter; a loop cost 1 ms a CPU step.
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = AdamW(trained, lr=args.lr, weight_decay=args.weight_decay, fused=True)
+    scheduler, scheduler_event = make_scheduler(args, optimizer, steps)
+    amp_dtype = autocast_dtype(device, args.amp)
+    # float16 needs its loss scaled so that small gradients do not underflow.
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+
+    trainer = create_supervised_trainer(
+        training_module,
+        optimizer,
+        F.nll_loss,
+        device=device,
+        accumulation_steps=args.accumulate,
+        clip_grad_norm=args.clip_grad_norm,
+        amp_dtype=amp_dtype,
+        scaler=scaler,
+    )
+    evaluator = create_supervised_evaluator(
+        model, metrics=validation_metrics(len(data.classes), F.nll_loss), device=device
+    )
+    running_loss = RunningAverage()
+    running_loss.attach(trainer, "loss")
+    # First at the end of every iteration, so that no later handler (a checkpoint)
+    # ever sees the weights that a non-finite loss produced.
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_on_non_finite_loss)
+    if scheduler_event is not None:
+        trainer.add_event_handler(scheduler_event, lambda _: scheduler.step())
+    history = History(args.output_dir / "metrics.jsonl")
+
+    @trainer.on(Events.EPOCH_STARTED)
+    def start_clock(engine):
+        engine.state.epoch_start = time.perf_counter()
+
+    if is_main_process():
+        log_loss_every(trainer, args.log_interval)
+
+    def validate(engine):
+        """Evaluate the model and return the epoch's record, the same on every
+        process: each evaluates its share and the metrics sum over all."""
+        seconds = time.perf_counter() - engine.state.epoch_start
+        broadcast_buffers(model)  # every process evaluates rank 0's model
+        metrics = evaluator.run(val_loader).metrics
+        metrics = {name: by_class(v, data.classes) for name, v in metrics.items()}
+        train_loss = sum_over_processes([engine.state.metrics["loss"]])[0]
+        return {
+            "epoch": engine.state.epoch,
+            "train_loss": float(train_loss) / get_world_size(),
+            "seconds": round(seconds, 3),
+            **metrics,
+        }
+
+    # What runs after validation, in this order; each takes (engine, record).
+    after_validation = []
+
+    @trainer.on(Events.EPOCH_COMPLETED)
+    def end_epoch(engine):
+        record = validate(engine)
+        check_finite_scores(record)
+        if is_main_process():
+            history.append(record)
+            print_record(record)
+            print_by_class(record)
+        for handler in after_validation:
+            handler(engine, record)
+
+    @trainer.on(Events.COMPLETED)
+    def save(_):
+        if is_main_process():
+            saved = save_model(
+                args.output_dir, model, args.model, data.classes, data.preprocessing
+            )
+            print(f"model: {saved}")
+
+    @trainer.on(Events.COMPLETED)
+    def report_best(_):
+        best = history.best(args.monitor, args.monitor_mode)
+        if best is not None and is_main_process():
+            print(
+                f"best {args.monitor} {best[args.monitor]:.4f} at epoch {best['epoch']}"
+            )
+
+    try:
+        trainer.run(train_loader, max_epochs=args.epochs, epoch_length=epoch_length)
+    except NonFiniteLoss as error:
+        raise SystemExit(f"error: {error}") from None
+    finally:
+        cleanup()
+
+
+def print_by_class(record):
+    """Each per-class score of the record as `class value` lines, and a confusion
+    matrix as a row per true class of the counts predicted as each class."""
+    for name, values in record.items():
+        if not isinstance(values, dict) or len(values) > 20:
+            continue  # a long one is in metrics.jsonl, too long to read in a log
+        width = max(len(str(c)) for c in values)
+        print(f"  {name} by class:")
+        for true_class, value in values.items():
+            if isinstance(value, dict):
+                value = " ".join(f"{v:>6.4g}" for v in value.values())
+            else:
+                value = f"{value:.4f}"
+            print(f"    {str(true_class).ljust(width)}  {value}")
+
+
+def print_record(record):
+    scalars = "  ".join(
+        f"{name} {value:.4f}"
+        for name, value in record.items()
+        if isinstance(value, float) and name != "seconds"
+    )
+    print(f"epoch {record['epoch']} validation: {scalars}  ({record['seconds']:.1f}s)")
+
+
+if __name__ == "__main__":
+    main()
