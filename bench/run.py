@@ -1,9 +1,9 @@
 """The benchmark suite: one table of medians, ratios measured side by side.
 
-    python -m bench                      # all but instructions (~6 min on 2 cores)
+    python -m bench                      # all but instructions, imagefolder (~6 min)
     python -m bench --only engine,step   # some sections: engine, step, epoch, accuracy, new, ui
     python -m bench --only step,instructions   # + the step in instructions (valgrind)
-    python -m bench --only imagefolder   # a 60,000-PNG folder (~8 min)
+    python -m bench --only imagefolder   # a 60,000-PNG folder (~6 min)
     python bench/run.py --repeats 5      # same thing, run as a script
 
 Needs Fashion-MNIST from Debian's dataset-fashion-mnist (scripts/install_bench.sh
