@@ -77,13 +77,13 @@ def project(module: str):
     return generated(module, "imagefolder")
 
 
-def train_args(folder: Path, cache_dir: Path, batch: int = BATCH):
+def train_args(folder: Path, cache_dir: Path, batch: int = BATCH, augment="crop"):
     """The generated train script's arguments: its defaults (--workers, --augment
     crop, seed 0) on the CPU, reading `folder`, caching in `cache_dir`."""
     return project("config").parse_args(
         ["--data-dir", str(folder), "--cache-dir", str(cache_dir)]
         + ["--output-dir", str(cache_dir / "run"), "--device", "cpu"]
-        + ["--batch-size", str(batch)]
+        + ["--batch-size", str(batch), "--augment", augment]
     )
 
 
@@ -137,7 +137,16 @@ def epochs(folder: Path, work: Path, repeats: int, batch: int, clock=time.perf_c
     create_trainer = project("supervised").create_supervised_trainer
     times = {
         name: []
-        for name in ("classic", "first", "first load", "later", "warm load", "floor")
+        for name in (
+            "classic",
+            "first",
+            "first load",
+            "later",
+            "warm load",
+            "floor",
+            "later, no augmentation",
+            "floor beside it",
+        )
     }
 
     def classic_epoch():
@@ -170,6 +179,18 @@ def epochs(folder: Path, work: Path, repeats: int, batch: int, clock=time.perf_c
         )
         times["later"] += turns["generated"]
         times["floor"] += turns["floor"]
+        # The same without the crop: what the data path costs apart from augmenting.
+        plain = get_data(train_args(folder, warm_cache, batch, augment="none"))
+        turns = taking_turns(
+            lambda: (model, optimizer),
+            plain.train,
+            {"floor": prebuilt},
+            repeats=1,
+            clock=clock,
+            data="imagefolder",
+        )
+        times["later, no augmentation"] += turns["generated"]
+        times["floor beside it"] += turns["floor"]
 
     paths = [classic_epoch, first_epoch, later_epoch]
     for round_number in range(repeats):
@@ -258,6 +279,9 @@ def measure(
         return Row(FIGURE, case, seconds, "s", f"{rate}; {note}", goal, met)
 
     later_floor, later_spread = ratios(times, "later", "floor")
+    plain_floor, plain_spread = ratios(
+        times, "later, no augmentation", "floor beside it"
+    )
     classic_later, classic_spread = ratios(times, "classic", "later")
     first_classic, first_spread = ratios(times, "first", "classic")
     classic_floor, _ = ratios(times, "classic", "floor")
@@ -284,6 +308,13 @@ def measure(
             f"{later_floor:.3f}x floor ({later_spread})",
             f"≤ {LATER_GOAL}x floor",
             later_floor <= LATER_GOAL,
+        ),
+        row(
+            "later, no augmentation",
+            "the same with --augment none: the data path without the crop",
+            f"{plain_floor:.3f}x floor ({plain_spread})",
+            f"≤ {LATER_GOAL}x floor",
+            plain_floor <= LATER_GOAL,
         ),
         row(
             "first",

@@ -77,7 +77,7 @@ def test_imagefolder_section_runs_on_a_small_folder(tmp_path, one_thread):
     )
 
     cases = [row.case for row in rows]
-    assert len(rows) == 7 and len(set(cases)) == 7
+    assert len(rows) == 8 and len(set(cases)) == 8
     assert all(row.value > 0 for row in rows)
     assert "120 images" in rows[0].note  # the whole training folder, no more
     assert [row.goal != "" for row in rows] == [
