@@ -81,6 +81,6 @@ def test_imagefolder_section_runs_on_a_small_folder(tmp_path, one_thread):
     assert all(row.value > 0 for row in rows)
     assert "120 images" in rows[0].note  # the whole training folder, no more
     assert [row.goal != "" for row in rows] == [
-        False, True, True, False, True, False, True
+        False, True, True, True, False, True, False, True
     ]  # fmt: skip
     assert all(isinstance(row.met, bool) for row in rows if row.goal)
