@@ -166,31 +166,26 @@ def epochs(folder: Path, work: Path, repeats: int, batch: int, clock=time.perf_c
         times["first load"].append(loaded - start)
 
     def later_epoch():
-        start = clock()
-        warm_data = get_data(train_args(folder, warm_cache, batch))
-        times["warm load"].append(clock() - start)
-        turns = taking_turns(
-            lambda: (model, optimizer),
-            warm_data.train,
-            {"floor": prebuilt},
-            repeats=1,
-            clock=clock,
-            data="imagefolder",
-        )
-        times["later"] += turns["generated"]
-        times["floor"] += turns["floor"]
-        # The same without the crop: what the data path costs apart from augmenting.
-        plain = get_data(train_args(folder, warm_cache, batch, augment="none"))
-        turns = taking_turns(
-            lambda: (model, optimizer),
-            plain.train,
-            {"floor": prebuilt},
-            repeats=1,
-            clock=clock,
-            data="imagefolder",
-        )
-        times["later, no augmentation"] += turns["generated"]
-        times["floor beside it"] += turns["floor"]
+        # With the default crop, then without it: what the data path costs apart
+        # from augmenting. Each takes turns with the floor.
+        for augment, later, floor in (
+            ("crop", "later", "floor"),
+            ("none", "later, no augmentation", "floor beside it"),
+        ):
+            start = clock()
+            warm_data = get_data(train_args(folder, warm_cache, batch, augment))
+            if augment == "crop":
+                times["warm load"].append(clock() - start)
+            turns = taking_turns(
+                lambda: (model, optimizer),
+                warm_data.train,
+                {"floor": prebuilt},
+                repeats=1,
+                clock=clock,
+                data="imagefolder",
+            )
+            times[later] += turns["generated"]
+            times[floor] += turns["floor"]
 
     paths = [classic_epoch, first_epoch, later_epoch]
     for round_number in range(repeats):

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real MNIST sample on disk and helpers that write rendered projects."""
+"""Shared fixtures: the real MNIST sample on disk, the built wheel, a running
+`scaffold ui` server, and helpers that write rendered projects."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 import torch
 
+from scaffold.ui.server import UiServer, start
 from scripts.datasets import mnist_sample
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,6 +26,57 @@ def mnist_root(tmp_path_factory) -> Path:
     root = Path(os.environ.get(DATA_ROOT_ENV) or tmp_path_factory.mktemp("data"))
     mnist_sample(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel `pip wheel` builds from this checkout, offline."""
+    folder = tmp_path_factory.mktemp("wheel")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+        + ["--quiet", "--wheel-dir", str(folder), str(REPO)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PIP_NO_INDEX": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (built,) = folder.glob("*.whl")
+    return built
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """serve(project=None) -> a running `scaffold ui` server writing into
+    tmp_path/out, shut down after the test."""
+    servers: list[UiServer] = []
+
+    def running(project: Path | None = None) -> UiServer:
+        server = start(tmp_path / "out", project)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield running
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def one_error_line(stderr: str, status: int) -> str:
+    """The line a train script that refused to run ended with, after checking it
+    said nothing else: argparse's usage and one error line (exit 2), or one
+    `error:` line; never a traceback."""
+    assert "Traceback" not in stderr, stderr
+    *before, last = stderr.strip().splitlines()
+    if status == 2:
+        assert before[0].startswith("usage: train.py "), stderr
+        assert all(line.startswith(" ") for line in before[1:]), stderr
+        assert last.startswith("train.py: error: "), stderr
+    else:
+        assert before == [], stderr
+        assert last.startswith("error: "), stderr
+    return last
 
 
 def read_history(path: Path) -> list[dict]:

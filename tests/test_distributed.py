@@ -360,7 +360,9 @@ def test_only_rank_0_writes_checkpoints_tensorboard_files_and_plots(
     assert files <= written
     assert sorted(p.name for p in out.iterdir()) == [
         "checkpoints",
+        "classes.json",
         "metrics.jsonl",
+        "model.pt",
         "tensorboard",
         "training_curves.png",
     ]

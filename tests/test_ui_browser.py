@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from typer.testing import CliRunner
 
 from scaffold.cli import app
 from scaffold.project import read_record
-from scaffold.ui.server import UiServer, start
 
 from .conftest import run_python
 
@@ -83,22 +81,6 @@ def browser(tmp_path_factory) -> Iterator:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield driver
     driver.quit()
-
-
-@pytest.fixture
-def serve(tmp_path) -> Iterator:
-    servers: list[UiServer] = []
-
-    def running(project: Path | None = None) -> UiServer:
-        server = start(tmp_path / "out", project)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
-        return server
-
-    yield running
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 class Page:

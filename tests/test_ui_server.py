@@ -8,13 +8,11 @@ import difflib
 import http.client
 import io
 import json
-import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import zipfile
 from pathlib import Path
 
@@ -26,28 +24,11 @@ from scaffold.options import Options
 from scaffold.project import read_record
 from scaffold.registry import DATA_KINDS, FEATURES, METRICS
 from scaffold.render import render
-from scaffold.ui.server import TOKEN_HEADER, UiServer, start
+from scaffold.ui.server import TOKEN_HEADER, UiServer
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 POSTS = ["/api/render", "/api/create", "/api/plan", "/api/update", "/api/download"]
-
-
-@pytest.fixture
-def serve(tmp_path):
-    """serve(project=None) -> a running server writing into tmp_path/out."""
-    servers: list[UiServer] = []
-
-    def running(project: Path | None = None) -> UiServer:
-        server = start(tmp_path / "out", project)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
-        return server
-
-    yield running
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclasses.dataclass
@@ -515,27 +496,7 @@ def test_scaffold_ui_refuses_a_port_in_use(tmp_path):
     assert result.output.startswith(f"error: cannot listen on 127.0.0.1:{port} (")
 
 
-def test_the_wheel_ships_the_page(tmp_path):
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--quiet",
-            "--wheel-dir",
-            str(tmp_path),
-            str(REPO),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PIP_NO_INDEX": "1"},
-    )
-    assert built.returncode == 0, built.stderr[-2000:]
-    (wheel,) = tmp_path.glob("*.whl")
+def test_the_wheel_ships_the_page(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     static = REPO / "scaffold" / "ui" / "static"
     assert {f"scaffold/ui/static/{p.name}" for p in static.iterdir()} <= names

@@ -162,11 +162,13 @@ def get_data(args, device, wanted):
 def in_memory(args, dataset, read, wanted, device):
     """(train loader, val loader, mean, std) over images decoded once, or read from
     the cache of an earlier run, and kept on the device."""
+    # Every process reads the images; the first alone names the unreadable ones.
+    cache = (args.cache_dir, args.workers, not is_main_process())
     train_images, train_labels = cached_images(
-        dataset.train.paths, dataset.train.labels, *read, args.cache_dir, args.workers
+        dataset.train.paths, dataset.train.labels, *read, *cache
     )
     val_images, val_labels = cached_images(
-        dataset.val.paths, dataset.val.labels, *read, args.cache_dir, args.workers
+        dataset.val.paths, dataset.val.labels, *read, *cache
     )
     if len(train_labels) == 0:
         raise DataError("no training image could be read")

@@ -58,22 +58,31 @@ def decode(paths, channels, size, resize, workers):
         Decoded(paths, channels, size, resize),
         batch_size=64,
         num_workers=workers,
-        collate_fn=list,
-        # Its own generator: a DataLoader draws its workers' seeds from torch's
-        # global one, so decoding would change the model's initial weights
-        # whenever the cache misses, and a run would depend on the cache.
+        collate_fn=stacked,
+        # Workers' seeds from a random stream of its own: by default a DataLoader
+        # draws them from torch's global one, so decoding would change the model's
+        # initial weights whenever the cache misses, and a run would depend on it.
         generator=torch.Generator(),
     )
-    for batch in decoded:
-        for index, image in batch:
-            if isinstance(image, str):
-                unreadable[index] = image
-            else:
-                images[index] = image
-    kept = [i for i in range(len(paths)) if i not in unreadable]
+    for indices, batch, failed in decoded:
+        if indices:
+            images[indices] = batch
+        unreadable.update(failed)
     if unreadable:
-        images = images[kept]
+        images = images[[i for i in range(len(paths)) if i not in unreadable]]
     return images, unreadable
+
+
+def stacked(items):
+    """A batch of Decoded items as (indices, images, {index: message}): one tensor
+    crosses from a worker process per batch, not one per image, which costs a
+    third of the decoding time on small images."""
+    read = [(i, image) for i, image in items if not isinstance(image, str)]
+    failed = {i: image for i, image in items if isinstance(image, str)}
+    if not read:
+        return [], None, failed
+    indices, images = zip(*read, strict=True)
+    return list(indices), torch.stack(images), failed
 
 
 def cached_images(

@@ -59,9 +59,9 @@ def decode(paths, channels, size, resize, workers):
         batch_size=64,
         num_workers=workers,
         collate_fn=stacked,
-        # Its own generator: a DataLoader draws its workers' seeds from torch's
-        # global one, so decoding would change the model's initial weights
-        # whenever the cache misses, and a run would depend on the cache.
+        # Workers' seeds from a random stream of its own: by default a DataLoader
+        # draws them from torch's global one, so decoding would change the model's
+        # initial weights whenever the cache misses, and a run would depend on it.
         generator=torch.Generator(),
     )
     for indices, batch, failed in decoded:
