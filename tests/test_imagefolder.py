@@ -255,6 +255,36 @@ def test_predict_writes_the_lines_it_prints_to_the_output_csv(end_to_end, env):
     ]
 
 
+def test_predict_topk_adds_the_next_guesses_in_falling_probability(
+    end_to_end, env, digits_root
+):
+    some = sorted((digits_root / "val" / "3").iterdir())[:5]
+    result = run_python(
+        [
+            *("-m", f"{PACKAGE}.predict", *map(str, some)),
+            *("--checkpoint", str(env.out("folders") / "model.pt")),
+            *("--topk", "3", "--device", "cpu"),
+        ],
+        cwd=env.root,
+        **env.variables(),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    best = {
+        row[0]: row[1:]
+        for row in (
+            line.split("\t") for line in end_to_end.predicted.stdout.splitlines()
+        )
+    }
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [row[0] for row in rows] == [str(path) for path in some]
+    for path, *guesses in rows:
+        classes, probabilities = guesses[0::2], [float(p) for p in guesses[1::2]]
+        assert len(classes) == 3 and len(set(classes)) == 3
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert sum(probabilities) <= 1 + 1e-3
+        assert guesses[:2] == best[path]  # the first guess is --topk 1's line
+
+
 def test_nothing_is_written_into_the_data_folder(end_to_end):
     assert len(end_to_end.before) > 5000
     assert end_to_end.after == end_to_end.before
