@@ -59,6 +59,8 @@ def decode_sample(paths, channels, size, resize):
             images.append(load_image(path, channels, size, resize))
         except ImageError:
             continue
+    if not images:
+        raise DataError("none of the sampled training images could be read")
     return torch.stack(images)
 
 
