@@ -38,6 +38,7 @@ from scaffold.project import create
 from scripts.datasets import digits_folder
 
 from .conftest import one_error_line, read_history, run_python
+from .test_distributed import torchrun
 from .test_features import RESUMABLE, assert_same_training, kill_when_written
 from .test_run_faults import NO_NETWORK, RUN_EACH
 
@@ -745,3 +746,21 @@ def test_the_projects_own_data_tests_pass_quickly(env):
     print(f"\nthe project's tests/test_data.py: {seconds:.1f} s")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "passed" in result.stdout and "skipped" not in result.stdout
+
+
+def test_under_torchrun_the_first_process_alone_warns_and_writes(env, digits_root):
+    result = torchrun(
+        env.root,
+        *("-m", f"{PACKAGE}.train", "--data-dir", str(digits_root), "--device", "cpu"),
+        *env.argv("torchrun", "--epochs", "1", "--epoch-length", "4"),
+        **env.variables(),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # torchrun may add lines of its own to stderr.
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warn")]
+    named, count = skipped("\n".join(warnings))
+    assert len(named) == len(UNREADABLE)  # once, not once per process
+    assert count == "warning: 2 of 4002 images could not be read"
+    assert result.stdout.count("epoch 1 validation:") == 1
+    saved = torch.load(env.out("torchrun") / "model.pt", weights_only=True)
+    assert saved["classes"] == DIGITS
