@@ -11,7 +11,7 @@ import typer
 from scaffold import __version__
 from scaffold.errors import ScaffoldError
 from scaffold.options import Options, parse_metrics
-from scaffold.project import create, recover_interrupted_new
+from scaffold.project import create, recover_interrupted_new, train_command
 from scaffold.prompts import Answers, ask_new, can_ask
 from scaffold.registry import (
     DATA_KINDS,
@@ -26,7 +26,6 @@ from scaffold.update import (
     ACTIONS,
     Plan,
     apply,
-    count_files,
     plan_update,
     recover_interrupted,
     unified_diff,
@@ -219,10 +218,7 @@ def new(
         if held.requested:
             raise KeyboardInterrupt
         typer.echo(f"created {root}")
-        data_dir = DATA_KINDS[options.data].data_dir
-        typer.echo(
-            f"train it: cd {root} && python -m {options.name}.train --data-dir {data_dir}"
-        )
+        typer.echo(f"train it: {train_command(options, root)}")
     except ScaffoldError as error:
         raise fail(error) from None
     except OSError as error:
@@ -372,12 +368,7 @@ def update(
     except KeyboardInterrupt:
         raise interrupted(left) from None
     if plan.conflicts:
-        typer.echo(
-            f"error: conflicts in {count_files(len(plan.conflicts))}: "
-            f"{', '.join(plan.conflicts)}; "
-            "edit each block between <<<<<<< and >>>>>>> to the code you want",
-            err=True,
-        )
+        typer.echo(f"error: {plan.conflict_message()}", err=True)
         raise typer.Exit(code=1)
 
 

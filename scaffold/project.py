@@ -19,6 +19,7 @@ from typing import Any
 from scaffold import __version__
 from scaffold.errors import InvalidOption, NotAProject, OutputDirError
 from scaffold.options import Options
+from scaffold.registry import DATA_KINDS
 from scaffold.render import fingerprint, render
 from scaffold.transaction import (
     JOURNAL,
@@ -168,6 +169,13 @@ def create(
                 folder.rmdir()
         raise
     return root
+
+
+def train_command(options: Options, root: Path) -> str:
+    """The shell command that trains a new project, with its kind of data's example
+    --data-dir."""
+    data_dir = DATA_KINDS[options.data].data_dir
+    return f"cd {root} && python -m {options.name}.train --data-dir {data_dir}"
 
 
 def scratch_prefix(name: str) -> str:

@@ -113,6 +113,14 @@ class Plan:
             return f"{count_files(changed)} would change; `scaffold diff` shows how"
         return f"none of your files would change, only {RECORD_FILE} and {BASE_DIR}"
 
+    def conflict_message(self) -> str:
+        """What to do about the conflicts the update left, in one line."""
+        return (
+            f"conflicts in {count_files(len(self.conflicts))}: "
+            f"{', '.join(self.conflicts)}; "
+            "edit each block between <<<<<<< and >>>>>>> to the code you want"
+        )
+
 
 def plan_update(
     root: Path, changes: dict[str, Any] | None = None, templates: Path | None = None

@@ -25,6 +25,7 @@ from scaffold.project import (
     current_record,
     read_record,
     recover_interrupted_new,
+    train_command,
 )
 from scaffold.registry import DATA_KINDS, FEATURES, METRICS
 from scaffold.render import render
@@ -32,7 +33,6 @@ from scaffold.update import (
     ACTIONS,
     Plan,
     apply,
-    count_files,
     plan_update,
     recover_interrupted,
     unified_diff,
@@ -143,12 +143,11 @@ def create_project(workspace: Workspace, body: dict[str, Any]) -> dict[str, Any]
     options = requested_options(body)
     note = recover_interrupted_new(workspace.output_dir, options.name)
     root = create(options, workspace.output_dir)
-    data_dir = DATA_KINDS[options.data].data_dir
     return {
         "root": str(root),
         "notes": [note] if note else [],
         "message": f"created {root}",
-        "train": f"cd {root} && python -m {options.name}.train --data-dir {data_dir}",
+        "train": train_command(options, root),
     }
 
 
@@ -190,11 +189,7 @@ def update_project(workspace: Workspace, body: dict[str, Any]) -> dict[str, Any]
     apply(chosen)
     answer["message"] = f"updated {chosen.root}"
     if chosen.conflicts:
-        answer["conflict_message"] = (
-            f"conflicts in {count_files(len(chosen.conflicts))}: "
-            f"{', '.join(chosen.conflicts)}; "
-            "edit each block between <<<<<<< and >>>>>>> to the code you want"
-        )
+        answer["conflict_message"] = chosen.conflict_message()
     return answer
 
 
