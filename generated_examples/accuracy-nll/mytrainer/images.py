@@ -11,6 +11,7 @@ converted, resized and cropped the same way in both:
 the batch is on: images travel and are cached as uint8, a quarter of float32.
 """
 
+import functools
 import os
 import struct
 from pathlib import Path
@@ -215,10 +216,16 @@ def load_image(path, channels, size, resize=None):
 
 def short_side(path):
     """The shorter side of the image at `path`, in pixels, read from its header
-    alone (Image.open decodes nothing): a quick survey of a folder's sizes."""
+    alone: a quick survey of a folder's sizes."""
+    return min(header(path)[1])
+
+
+def header(path):
+    """(mode, (width, height)) of the image at `path`, read from its header alone
+    (Image.open decodes nothing); ImageError if it cannot be read."""
     try:
         with Image.open(path) as image:
-            return min(image.size)
+            return image.mode, image.size
     except UnidentifiedImageError as error:
         raise ImageError(f"{path}: not an image Pillow can read") from error
     except DECODE_ERRORS as error:
@@ -237,7 +244,14 @@ def normalize(batch, mean, std):
             f"expected {channels} means and stds (one per channel), "
             f"got {len(mean)} and {len(std)}"
         )
-    mean = torch.tensor(mean, dtype=torch.float32, device=batch.device)
-    std = torch.tensor(std, dtype=torch.float32, device=batch.device)
-    images = batch.float().div_(255)
-    return images.sub_(mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1))
+    mean, std = channel_constants(tuple(mean), tuple(std), batch.device)
+    return batch.float().div_(255).sub_(mean).div_(std)
+
+
+@functools.lru_cache(maxsize=8)
+def channel_constants(mean, std, device):
+    """mean and std as (1, C, 1, 1) tensors on `device`, made once: on a GPU each
+    new one is a copy from the host that every batch would wait for."""
+    mean = torch.tensor(mean, dtype=torch.float32, device=device)
+    std = torch.tensor(std, dtype=torch.float32, device=device)
+    return mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1)

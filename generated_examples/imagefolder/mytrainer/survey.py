@@ -4,9 +4,9 @@ channels they need, the size to train at, and the normalization of their pixels.
 import statistics
 
 import torch
-from PIL import Image
 
-from .images import ImageError, load_image, short_side
+from .image_cache import decode
+from .images import ImageError, header, short_side
 from .loaders import DataError
 
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
@@ -23,20 +23,12 @@ def guess_channels(paths):
     """1 when every sampled image is grayscale, else 3."""
     for path in paths:
         try:
-            with open_header(path) as image:
-                if image.mode not in GRAY_MODES:
-                    return 3
+            mode, _ = header(path)
         except ImageError:
             continue
+        if mode not in GRAY_MODES:
+            return 3
     return 1
-
-
-def open_header(path):
-    """The image, read no further than its header."""
-    try:
-        return Image.open(path)
-    except Exception as error:
-        raise ImageError(f"{path}: {error}") from None
 
 
 def guess_size(paths):
@@ -53,15 +45,10 @@ def guess_size(paths):
 
 
 def decode_sample(paths, channels, size, resize):
-    images = []
-    for path in paths:
-        try:
-            images.append(load_image(path, channels, size, resize))
-        except ImageError:
-            continue
-    if not images:
+    images, _ = decode(paths, channels, size, resize, workers=0)
+    if len(images) == 0:
         raise DataError("none of the sampled training images could be read")
-    return torch.stack(images)
+    return images
 
 
 def channel_stats(images):
