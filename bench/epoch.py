@@ -86,7 +86,7 @@ def taking_turns(
     machine's speed, which here moves whole epochs by up to 50%.
     """
     model, optimizer = make()
-    trainer = generated("supervised", data).create_supervised_trainer(
+    trainer = generated("engine", data).create_supervised_trainer(
         model, optimizer, F.nll_loss
     )
     Events = generated("engine", data).Events
@@ -138,7 +138,7 @@ def ratio_note(times, name, base):
 
 
 def measure(root, repeats: int = 3) -> list[Row]:
-    train_loader, _ = generated("data").get_data_loaders(
+    train_loader, _ = generated("data.mnist").get_data_loaders(
         "fashion-mnist", root, BATCH, 1000
     )
     # The floor: the very batches the trainer draws (the Engine starts each run at

@@ -89,7 +89,7 @@ def train_args(folder: Path, cache_dir: Path, batch: int = BATCH, augment="crop"
 
 def get_data(args):
     """The generated get_data() for the Net, its progress lines left unprinted."""
-    wanted = project("backbones").model_preprocessing("net", False)
+    wanted = project("model").model_preprocessing("net", False)
     with contextlib.redirect_stdout(io.StringIO()):
         return project("data").get_data(args, torch.device("cpu"), wanted)
 
@@ -134,7 +134,7 @@ def epochs(folder: Path, work: Path, repeats: int, batch: int, clock=time.perf_c
     raw_epoch(model, optimizer, prebuilt[:TURN_STEPS])  # untimed: sets up kernels
     preprocessing = data.preprocessing
     classic = classic_loader(folder, preprocessing.mean, preprocessing.std, batch)
-    create_trainer = project("supervised").create_supervised_trainer
+    create_trainer = project("engine").create_supervised_trainer
     times = {
         name: []
         for name in (
@@ -206,12 +206,12 @@ def epochs(folder: Path, work: Path, repeats: int, batch: int, clock=time.perf_c
 def transfer(folder: Path, work: Path, steps: int, repeats: int, batch: int):
     """({"generated": [...], "floor": [...]} seconds per epoch of `steps` steps,
     steps): resnet18 on 64-px RGB batches, trainer and raw loop taking turns."""
-    dataset = project("folders").find_dataset(folder)
+    dataset = project("data.folders").find_dataset(folder)
     train = dataset.train
     generator = torch.Generator().manual_seed(0)
     order = torch.randperm(len(train.paths), generator=generator)
     chosen = sorted(order[: steps * batch].tolist())
-    images, labels = project("image_cache").cached_images(
+    images, labels = project("data.image_cache").cached_images(
         [train.paths[i] for i in chosen],
         [train.labels[i] for i in chosen],
         3,
@@ -221,13 +221,13 @@ def transfer(folder: Path, work: Path, steps: int, repeats: int, batch: int):
         train_args(folder, work).workers,
         quiet=True,
     )
-    mean, std = project("survey").channel_stats(images)
-    loader = project("loaders").TensorLoader(
+    mean, std = project("data.survey").channel_stats(images)
+    loader = project("data.loaders").TensorLoader(
         images,
         labels,
         batch,
         shuffle=True,
-        prepare=project("augment").BatchAugment(mean, std),
+        prepare=project("data.augment").BatchAugment(mean, std),
     )
     loader.set_epoch(1)
     prebuilt = list(loader)

@@ -48,7 +48,7 @@ def child(library: str) -> None:
     runners = {
         "raw": lambda n: step.raw_loop(batches[:n]),
         "generated": lambda n: step.engine_trainer(
-            step.generated("supervised").create_supervised_trainer, batches[:n]
+            step.generated("engine").create_supervised_trainer, batches[:n]
         ),
     }
     if peers.ignite_version():

@@ -77,7 +77,7 @@ def measure(steps: int = 2000, repeats: int = 9, with_lightning=True) -> list[Ro
     runners = {
         "raw": raw_loop(batches),
         "generated": engine_trainer(
-            generated("supervised").create_supervised_trainer, batches
+            generated("engine").create_supervised_trainer, batches
         ),
     }
     version = peers.ignite_version()

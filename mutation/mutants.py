@@ -25,26 +25,26 @@ UPDATE = "scaffold/update.py"
 RENDER = "scaffold/render.py"
 TRAIN = "templates/package/train.py.jinja"
 CHECKPOINT = "templates/package/handlers/checkpoint.py"
-HISTORY = "templates/package/history.py"
-LOADERS = "templates/package/loaders.py"
-SUPERVISED = "templates/package/supervised.py"
-IMAGES = "templates/data/imagefolder/package"
+HISTORY = "templates/package/handlers/history.py"
+LOADERS = "templates/package/data/loaders.py"
+SUPERVISED = "templates/package/engine/supervised.py"
+IMAGES = "templates/data/imagefolder/package/data"
 IMAGEFOLDER_TESTS = "tests/test_imagefolder.py::"
 
 KNOWN_EDITS = "tests/test_update_properties.py::test_known_edits_survive_byte_for_byte"
-RESUME_KILLED = "tests/test_features.py::test_killed_at_an_epoch_end_and_mid_epoch_resumes_to_identical_weights"
-RESUME_TRUNCATED = "tests/test_features.py::test_a_truncated_checkpoint_is_rejected_by_name_and_last_takes_the_previous"
+RESUME_KILLED = "tests/test_run_resume.py::test_killed_at_an_epoch_end_and_mid_epoch_resumes_to_identical_weights"
+RESUME_TRUNCATED = "tests/test_run_resume.py::test_a_truncated_checkpoint_is_rejected_by_name_and_last_takes_the_previous"
 ALL_ON_HANDLER_TESTS = (
-    "tests/test_feature_runs.py::test_all_on_projects_own_handler_tests_pass"
+    "tests/test_run_features.py::test_all_on_projects_own_handler_tests_pass"
 )
 DEFAULT_PROJECT_TESTS = (
     "tests/test_end_to_end.py::test_generated_projects_own_tests_pass[default]"
 )
 NAN_LOSS_RUN = (
-    "tests/test_feature_runs.py::"
+    "tests/test_run_features.py::"
     "test_the_nan_guard_names_the_loss_before_the_checkpoint_of_its_step_runs"
 )
-NAN_RUN = "tests/test_feature_runs.py::test_a_nan_loss_ends_the_run_with_one_line_before_its_iteration_is_checkpointed"
+NAN_RUN = "tests/test_run_features.py::test_a_nan_loss_ends_the_run_with_one_line_before_its_iteration_is_checkpointed"
 # train.py.jinja: the NaN guard's registration, and the end of the checkpoint block.
 NAN_GUARD = "    trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_on_non_finite_loss)\n"
 CHECKPOINT_BLOCK_END = (
@@ -82,8 +82,8 @@ MUTANTS = (
         name="update-crlf-becomes-lf",
         description="a merged CRLF file is written back with LF line endings",
         file=UPDATE,
-        old='    after = merged.replace(b"\\n", b"\\r\\n") if crlf else merged\n',
-        new="    after = merged\n",
+        old='    return action, merged.replace(b"\\n", b"\\r\\n") if crlf else merged\n',
+        new="    return action, merged\n",
         tests=("tests/test_update.py::test_crlf_file_keeps_crlf_and_merges",),
     ),
     Mutant(
@@ -91,8 +91,8 @@ MUTANTS = (
         description="a file the user created where the templates now add one merges "
         "against itself instead of an empty base: the template's version wins",
         file=UPDATE,
-        old='        merged, conflicts = merge(lf, base or b"", theirs)\n',
-        new="        merged, conflicts = merge(lf, base or lf, theirs)\n",
+        old='    action, after = bring_up_to_date(ours, base or b"", theirs)\n',
+        new="    action, after = bring_up_to_date(ours, base or to_lf(ours)[0], theirs)\n",
         tests=(
             "tests/test_update.py::test_file_the_user_created_where_the_templates_add_one_conflicts",
         ),
@@ -152,7 +152,7 @@ MUTANTS = (
         ),
         new="        if spec.render_time:\n            files.extend(spec.files)\n",
         tests=(
-            "tests/test_features.py::test_new_records_the_features_and_generates_only_their_files",
+            "tests/test_feature_options.py::test_new_records_the_features_and_generates_only_their_files",
         ),
     ),
     # ------------------------------------------------ the render matrix, run time
@@ -164,7 +164,7 @@ MUTANTS = (
         old="self.writer.add_scalar(tag, value, engine.state.iteration)",
         new="self.writer.add_scalar(tag, value, engine.state.iterations)",
         tests=(
-            "tests/test_feature_runs.py::test_tensorboard_logs_the_loss_every_interval_and_each_validation",
+            "tests/test_run_features.py::test_tensorboard_logs_the_loss_every_interval_and_each_validation",
         ),
     ),
     Mutant(
@@ -176,7 +176,7 @@ MUTANTS = (
         new="image = plot_history(history_path, ",
         tests=(
             "tests/test_render_matrix.py::test_every_distinct_python_file_passes_the_common_ruff_rules",
-            "tests/test_feature_runs.py::test_plot_draws_a_panel_per_score_after_the_run",
+            "tests/test_run_features.py::test_plot_draws_a_panel_per_score_after_the_run",
         ),
     ),
     # ------------------------------------------------------------ resume
@@ -265,7 +265,7 @@ MUTANTS = (
         old='        return score if self.mode == "max" else -score  # higher is better\n',
         new="        return score\n",
         tests=(
-            "tests/test_feature_runs.py::test_monitor_nll_with_mode_min_keeps_the_lowest_nll_epochs_as_best",
+            "tests/test_run_features.py::test_monitor_nll_with_mode_min_keeps_the_lowest_nll_epochs_as_best",
             ALL_ON_HANDLER_TESTS,
         ),
     ),
@@ -293,7 +293,7 @@ MUTANTS = (
         old="        if _holds_non_finite(state):\n",
         new="        if False:\n",
         tests=(
-            "tests/test_feature_runs.py::test_no_checkpoint_holds_non_finite_weights",
+            "tests/test_run_features.py::test_no_checkpoint_holds_non_finite_weights",
             NAN_RUN,
         ),
     ),
@@ -314,7 +314,7 @@ MUTANTS = (
         old="            scaler.unscale_(optimizer)  # clip the true gradients,",
         new="            # clip the true gradients,",
         tests=(
-            "tests/test_features.py::test_a_loss_scaler_steps_the_fused_optimizer_exactly_and_skips_overflows",
+            "tests/test_run_resume.py::test_a_loss_scaler_steps_the_fused_optimizer_exactly_and_skips_overflows",
         ),
     ),
     Mutant(
@@ -325,7 +325,7 @@ MUTANTS = (
         old="        if self.best is None or score > self.best + self.min_delta:\n",
         new="        if self.best is None or score > self.best:\n",
         tests=(
-            "tests/test_feature_runs.py::test_early_stopping_ends_a_run_whose_score_cannot_improve_by_min_delta",
+            "tests/test_run_features.py::test_early_stopping_ends_a_run_whose_score_cannot_improve_by_min_delta",
             ALL_ON_HANDLER_TESTS,
         ),
     ),
@@ -338,7 +338,7 @@ MUTANTS = (
         old="        return iter(self.order(self.generator()).tolist())",
         new="        return iter(self.order(torch.default_generator).tolist())",
         tests=(
-            "tests/test_feature_runs.py::test_the_dataloader_path_gives_the_tensor_paths_numbers",
+            "tests/test_run_features.py::test_the_dataloader_path_gives_the_tensor_paths_numbers",
         ),
     ),
     # ------------------------------------------------------------ metrics, engine
@@ -366,7 +366,7 @@ MUTANTS = (
         name="event-filter-every-off-by-one",
         description="Events.X(every=n) fires at counts 1, n+1, 2n+1, ... instead "
         "of n, 2n, ...",
-        file="templates/package/events.py",
+        file="templates/package/engine/events.py",
         old="    return lambda engine, count: count % every == 0\n",
         new="    return lambda engine, count: (count - 1) % every == 0\n",
         tests=("tests/test_engine.py::test_generated_engine_tests_pass",),

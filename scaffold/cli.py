@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +22,6 @@ from scaffold.registry import (
     DEFAULT_METRICS,
     FEATURES,
     METRICS,
-    SCHEDULERS,
 )
 from scaffold.transaction import interrupts_held
 from scaffold.update import (
@@ -40,70 +42,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-DataOption = Annotated[
-    str | None,
-    typer.Option(
-        "--data",
-        help=f"What the project trains on: {', '.join(DATA_KINDS)}. "
-        f"Default: {DEFAULT_DATA}. See `scaffold list`.",
-        show_default=False,
-    ),
-]
-MetricsOption = Annotated[
-    str | None,
-    typer.Option(
-        "--metrics",
-        help=f"Comma list of metrics ({', '.join(METRICS)}); "
-        f"default {','.join(DEFAULT_METRICS)}. See `scaffold list`.",
-        show_default=False,
-    ),
-]
-CudaOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--cuda/--no-cuda",
-        help="Train on a GPU when one is present. Default: --no-cuda.",
-        show_default=False,
-    ),
-]
-DistributedOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--distributed/--no-distributed",
-        help="Train on several processes or machines with torchrun (DDP). "
-        "Default: --no-distributed.",
-        show_default=False,
-    ),
-]
-
-
-def feature_flag(name: str) -> Any:
-    """An on/off option of a FEATURES entry; unset (None) keeps the default or record."""
-    flag = name.replace("_", "-")
-    return typer.Option(
-        f"--{flag}/--no-{flag}",
-        help=f"{FEATURES[name].summary[0].upper()}{FEATURES[name].summary[1:]}. "
-        f"Default: --no-{flag}.",
-        show_default=False,
-    )
-
-
-CheckpointOption = Annotated[bool | None, feature_flag("checkpoint")]
-EarlyStoppingOption = Annotated[bool | None, feature_flag("early_stopping")]
-AmpOption = Annotated[bool | None, feature_flag("amp")]
-ProgressOption = Annotated[bool | None, feature_flag("progress")]
-TensorboardOption = Annotated[bool | None, feature_flag("tensorboard")]
-PlotOption = Annotated[bool | None, feature_flag("plot")]
-SchedulerOption = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        help=f"Learning-rate schedule: {', '.join(SCHEDULERS)}. "
-        f"Default: {SCHEDULERS[0]}.",
-        show_default=False,
-    ),
-]
-
 
 def fail(error: ScaffoldError) -> typer.Exit:
     typer.echo(f"error: {error}", err=True)
@@ -114,6 +52,101 @@ def interrupted(left: str) -> typer.Exit:
     """Ctrl-C: one line saying what it left; 130, as shells report SIGINT."""
     typer.echo(f"error: interrupted; {left}", err=True)
     return typer.Exit(code=130)
+
+
+def option_parameters(defaults: bool) -> list[inspect.Parameter]:
+    """The options `new`, `update` and `diff` share, from the registry: --data,
+    --metrics and one per FeatureSpec, as keyword parameters that Typer reads.
+
+    Each is None when not given: `new` then takes the default (or asks, in a
+    terminal), `update` and `diff` the recorded value. With `defaults`, a help text
+    names the default; a run-time switch's does not, the choice being only recorded.
+    """
+
+    def option(name: str, kind: type, flags: str, text: str, default: str | None):
+        if defaults and default is not None:
+            text = f"{text} Default: {default}."
+        annotation = Annotated[
+            kind | None, typer.Option(flags, help=text, show_default=False)
+        ]
+        return inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+        )
+
+    options = [
+        option(
+            "data",
+            str,
+            "--data",
+            f"What the project trains on: {', '.join(DATA_KINDS)}. "
+            "See `scaffold list`.",
+            DEFAULT_DATA,
+        ),
+        option(
+            "metrics",
+            str,
+            "--metrics",
+            f"Comma list of metrics ({', '.join(METRICS)}). See `scaffold list`.",
+            ",".join(DEFAULT_METRICS),
+        ),
+    ]
+    # Those that add files first, as `scaffold list` and the questions show them.
+    for spec in sorted(FEATURES.values(), key=lambda spec: not spec.render_time):
+        if spec.choices:
+            options.append(option(spec.name, str, spec.flag, spec.help, spec.default))
+            continue
+        on, off = spec.flag, f"--no-{spec.flag.removeprefix('--')}"
+        default = (on if spec.default else off) if spec.render_time else None
+        options.append(option(spec.name, bool, f"{on}/{off}", spec.help, default))
+    return options
+
+
+def with_options(
+    *, defaults: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the registry's options (option_parameters) in place of its
+    keyword parameter `changes`, which receives those given, parsed (option_changes).
+
+    Typer reads a command's parameters from inspect.signature: the wrapper's
+    signature is the command's with the options where `changes` stood.
+    """
+    options = option_parameters(defaults)
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        if "changes" not in signature.parameters:
+            raise TypeError(f"{command.__name__} takes no `changes` parameter")
+        parameters = []
+        for parameter in signature.parameters.values():
+            parameters.extend(options if parameter.name == "changes" else [parameter])
+
+        @functools.wraps(command)
+        def with_changes(**kwargs: Any) -> Any:
+            given = {option.name: kwargs.pop(option.name) for option in options}
+            try:
+                changes = option_changes(given)
+            except ScaffoldError as error:
+                raise fail(error) from None
+            return command(**kwargs, changes=changes)
+
+        with_changes.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=parameters
+        )
+        return with_changes
+
+    return decorate
+
+
+def option_changes(given: dict[str, Any]) -> dict[str, Any]:
+    """The options given on the command line, parsed; one left unset (None) is absent.
+
+    `update` applies these to the recorded options, so an unset option keeps its
+    recorded value.
+    """
+    changes = {name: value for name, value in given.items() if value is not None}
+    if "metrics" in changes:
+        changes["metrics"] = parse_metrics(changes["metrics"])
+    return changes
 
 
 def version_callback(value: bool) -> None:
@@ -138,6 +171,7 @@ def main(
 
 
 @app.command()
+@with_options(defaults=True)
 def new(
     ctx: typer.Context,
     name: Annotated[
@@ -147,17 +181,8 @@ def new(
             show_default=False,
         ),
     ] = None,
-    data: DataOption = None,
-    metrics: MetricsOption = None,
-    cuda: CudaOption = None,
-    distributed: DistributedOption = None,
-    checkpoint: CheckpointOption = None,
-    early_stopping: EarlyStoppingOption = None,
-    scheduler: SchedulerOption = None,
-    amp: AmpOption = None,
-    progress: ProgressOption = None,
-    tensorboard: TensorboardOption = None,
-    plot: PlotOption = None,
+    *,
+    changes: dict[str, Any],  # the registry's options given (with_options)
     output_dir: Annotated[
         Path | None,
         typer.Option(
@@ -191,19 +216,7 @@ def new(
         options, output_dir = choose(
             ctx,
             name,
-            option_changes(
-                data=data,
-                metrics=metrics,
-                cuda=cuda,
-                distributed=distributed,
-                checkpoint=checkpoint,
-                early_stopping=early_stopping,
-                scheduler=scheduler,
-                amp=amp,
-                progress=progress,
-                tensorboard=tensorboard,
-                plot=plot,
-            ),
+            changes,
             output_dir,
             no_input,
         )
@@ -271,8 +284,7 @@ def list_choices() -> None:
         default = "  [default]" if spec.name in DEFAULT_METRICS else ""
         typer.echo(f"  {spec.name:<{width}}  {spec.summary}{default}")
     flags = {
-        name: f"--{name.replace('_', '-')}"
-        + (f" {'|'.join(spec.choices)}" if spec.choices else "")
+        name: spec.flag + (f" {'|'.join(spec.choices)}" if spec.choices else "")
         for name, spec in FEATURES.items()
     }
     width = max(len(flag) for flag in flags.values())
@@ -292,35 +304,9 @@ ProjectPath = Annotated[
 ]
 
 
-def option_changes(
-    metrics: str | None = None, **flags: bool | str | None
-) -> dict[str, Any]:
-    """The options given on the command line, parsed; one left unset is absent.
-
-    `update` applies these to the recorded options, so an unset option keeps its
-    recorded value.
-    """
-    changes: dict[str, Any] = {name: on for name, on in flags.items() if on is not None}
-    if metrics is not None:
-        changes["metrics"] = parse_metrics(metrics)
-    return changes
-
-
 @app.command()
-def update(
-    path: ProjectPath = Path("."),
-    data: DataOption = None,
-    metrics: MetricsOption = None,
-    cuda: CudaOption = None,
-    distributed: DistributedOption = None,
-    checkpoint: CheckpointOption = None,
-    early_stopping: EarlyStoppingOption = None,
-    scheduler: SchedulerOption = None,
-    amp: AmpOption = None,
-    progress: ProgressOption = None,
-    tensorboard: TensorboardOption = None,
-    plot: PlotOption = None,
-) -> None:
+@with_options()
+def update(path: ProjectPath = Path("."), *, changes: dict[str, Any]) -> None:
     """Merge the installed templates into PATH, keeping your edits.
 
     Every generated file is rendered again and merged with your version of it.
@@ -329,19 +315,6 @@ def update(
     """
     left = "nothing was changed"
     try:
-        changes = option_changes(
-            data=data,
-            metrics=metrics,
-            cuda=cuda,
-            distributed=distributed,
-            checkpoint=checkpoint,
-            early_stopping=early_stopping,
-            scheduler=scheduler,
-            amp=amp,
-            progress=progress,
-            tensorboard=tensorboard,
-            plot=plot,
-        )
         # Putting back what a killed update left half-swapped is never cut short.
         with interrupts_held() as held:
             note = recover_interrupted(path)
@@ -384,38 +357,13 @@ def report(plan: Plan) -> None:
 
 
 @app.command()
-def diff(
-    path: ProjectPath = Path("."),
-    data: DataOption = None,
-    metrics: MetricsOption = None,
-    cuda: CudaOption = None,
-    distributed: DistributedOption = None,
-    checkpoint: CheckpointOption = None,
-    early_stopping: EarlyStoppingOption = None,
-    scheduler: SchedulerOption = None,
-    amp: AmpOption = None,
-    progress: ProgressOption = None,
-    tensorboard: TensorboardOption = None,
-    plot: PlotOption = None,
-) -> None:
+@with_options()
+def diff(path: ProjectPath = Path("."), *, changes: dict[str, Any]) -> None:
     """Show what `update` would change in PATH as a diff; writes nothing.
 
     Takes the options `update` takes, to preview changing them.
     """
     try:
-        changes = option_changes(
-            data=data,
-            metrics=metrics,
-            cuda=cuda,
-            distributed=distributed,
-            checkpoint=checkpoint,
-            early_stopping=early_stopping,
-            scheduler=scheduler,
-            amp=amp,
-            progress=progress,
-            tensorboard=tensorboard,
-            plot=plot,
-        )
         plan = plan_update(path, changes)
         typer.echo(unified_diff(plan), nl=False)
     except ScaffoldError as error:

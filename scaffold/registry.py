@@ -116,48 +116,72 @@ class FeatureSpec:
     """
 
     name: str  # the Options field and the --flag name (underscores become dashes)
-    summary: str  # one line for `scaffold list` and --help
+    summary: str  # one line for `scaffold list`, the questions, the ui and --help
     render_time: bool
-    why: str  # why it is decided at render time, or why at run time
+    # Render time: what it adds. Run time: what every project does when it runs.
+    why: str
     choices: tuple[str, ...] = ()  # a choice option's values, the default first
     files: tuple[str, ...] = ()  # template files a render-time feature adds
     requires: tuple[str, ...] = ()  # requirements it adds to the project
     exports: tuple[str, ...] = ()  # names its handlers module exports
     flag_types: tuple[str, ...] = ()  # arguments.py types its train flags use
 
+    @property
+    def flag(self) -> str:
+        """Its option of `scaffold new` / `update` / `diff`: --early-stopping."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def default(self) -> bool | str:
+        """Its value in a project that does not choose it: off, or the first choice."""
+        return self.choices[0] if self.choices else False
+
+    @property
+    def help(self) -> str:
+        """Its --help text; a run-time switch's says that it is only recorded."""
+        if self.choices:
+            text = f"{self.summary[0].upper()}{self.summary[1:]}: "
+            text += f"{', '.join(self.choices)}."
+            return f"{text} {self.why[0].upper()}{self.why[1:]}."
+        if not self.render_time:
+            return f"Recorded only: {self.why}."
+        return f"{self.summary[0].upper()}{self.summary[1:]}."
+
 
 # --scheduler values; the first is the default (the recipe the model was tuned with).
 SCHEDULERS = ("onecycle", "cosine", "step", "none")
-
-RUN_TIME = "decided when the program runs, at no cost when unused"
 
 FEATURES: dict[str, FeatureSpec] = {
     spec.name: spec
     for spec in (
         FeatureSpec(
             "cuda",
-            "train on a GPU when one is present (pinned memory, non-blocking copies)",
+            "every project trains on a GPU when one is present (--device chooses)",
             render_time=False,
-            why=f"{RUN_TIME}: every project picks the GPU when present, --device "
-            "chooses",
+            why="every project trains on a GPU when one is present, with pinned "
+            "memory and non-blocking copies (its --device chooses)",
         ),
         FeatureSpec(
             "distributed",
-            "train on several processes or machines with torchrun and DDP; exact metrics",
+            "every project trains as one process or under torchrun (DDP, exact metrics)",
             render_time=False,
-            why=f"{RUN_TIME}: every project trains as one process or under torchrun",
+            why="every project trains as one process, or under torchrun on several "
+            "processes or machines (DDP, exact metrics)",
         ),
         FeatureSpec(
             "amp",
-            "mixed precision: bf16 autocast on CPU, bf16/fp16 (+ GradScaler) on CUDA",
+            "every project: mixed precision on CUDA devices (--amp auto|on|off)",
             render_time=False,
-            why=f"{RUN_TIME}: --amp auto|on|off, auto meaning on CUDA devices only",
+            why="every project runs --amp auto by default: mixed precision on CUDA "
+            "devices only, bf16 where supported, else fp16 with a GradScaler; "
+            "--amp on|off overrides",
         ),
         FeatureSpec(
             "scheduler",
             "learning-rate schedule, stepped per optimizer step (step: per epoch)",
             render_time=False,
-            why=f"{RUN_TIME}: the choice made here is the default of --scheduler",
+            why="every project has them all; the one chosen here is the default of "
+            "its --scheduler",
             choices=SCHEDULERS,
         ),
         FeatureSpec(
@@ -172,9 +196,9 @@ FEATURES: dict[str, FeatureSpec] = {
             ),
             exports=(
                 "AccumulatedGradients",
-                "CheckpointError",
                 "Checkpointer",
                 "RandomStates",
+                "RunPlan",
             ),
             flag_types=("non_negative_int", "positive_int"),
         ),
@@ -243,19 +267,23 @@ DATA_KINDS: dict[str, DataSpec] = {
         DataSpec(
             "mnist",
             "MNIST or Fashion-MNIST through torchvision (--dataset), in memory",
-            ("data/mnist/package/data.py",),
+            (
+                "data/mnist/package/data/__init__.py",
+                "data/mnist/package/data/mnist.py",
+            ),
             data_dir="data",
         ),
         DataSpec(
             "imagefolder",
             "your own images: class folders or path,label CSV files, any size and mode",
             (
-                "data/imagefolder/package/data.py",
-                "data/imagefolder/package/folders.py",
-                "data/imagefolder/package/image_cache.py",
-                "data/imagefolder/package/augment.py",
-                "data/imagefolder/package/sources.py",
-                "data/imagefolder/package/survey.py",
+                "data/imagefolder/package/data/__init__.py",
+                "data/imagefolder/package/data/imagefolder.py",
+                "data/imagefolder/package/data/folders.py",
+                "data/imagefolder/package/data/image_cache.py",
+                "data/imagefolder/package/data/augment.py",
+                "data/imagefolder/package/data/sources.py",
+                "data/imagefolder/package/data/survey.py",
                 "data/imagefolder/tests/test_data.py.jinja",
             ),
             data_dir="PATH/TO/IMAGES",
@@ -265,9 +293,11 @@ DATA_KINDS: dict[str, DataSpec] = {
 
 DEFAULT_DATA = "mnist"
 
-# What the handlers and metrics packages of every project export, by module.
+# What the handlers and metrics packages of every project export, by module: for
+# handlers, what train.py wires in (their errors stay in their own modules).
 CORE_HANDLERS = {
-    "nan_guard": ("NonFiniteLoss", "check_finite_scores", "stop_on_non_finite_loss")
+    "history": ("History",),
+    "nan_guard": ("check_finite_scores", "stop_on_non_finite_loss"),
 }
 CORE_METRICS = {
     "base": ("Metric", "NotComputableError"),
@@ -293,23 +323,27 @@ CORE_FILES = (
     "pyproject.toml.jinja",
     "package/__init__.py.jinja",
     "package/arguments.py",
-    "package/backbones.py",
-    "package/images.py",
-    "package/loaders.py",
-    "package/distributed.py.jinja",
     "package/config.py.jinja",
-    "package/engine.py",
-    "package/events.py",
+    "package/data/images.py",
+    "package/data/loaders.py",
+    "package/distributed.py.jinja",
+    "package/engine/__init__.py",
+    "package/engine/engine.py",
+    "package/engine/events.py",
+    "package/engine/supervised.py",
+    "package/errors.py",
     "package/evaluation.py.jinja",
     "package/handlers/__init__.py.jinja",
+    "package/handlers/history.py",
     "package/handlers/nan_guard.py",
-    "package/history.py",
     "package/metrics/__init__.py.jinja",
     "package/metrics/base.py",
     "package/metrics/running_average.py",
-    "package/model.py",
+    "package/model/__init__.py",
+    "package/model/backbones.py",
+    "package/model/build.py",
+    "package/model/net.py",
     "package/predict.py.jinja",
-    "package/supervised.py",
     "package/train.py.jinja",
     "tests/conftest.py",
     "tests/test_distributed.py.jinja",
@@ -320,6 +354,26 @@ CORE_FILES = (
     "tests/test_metrics.py.jinja",
     "tests/test_train.py.jinja",
 )
+
+# Where the generated files of earlier releases live now, as generated paths
+# (`package/` standing for the package folder, `{data}` for the data kind):
+# `scaffold update` merges the user's version of each into the file at its new path.
+MOVED = {
+    "package/engine.py": "package/engine/engine.py",
+    "package/events.py": "package/engine/events.py",
+    "package/supervised.py": "package/engine/supervised.py",
+    "package/data.py": "package/data/{data}.py",
+    "package/loaders.py": "package/data/loaders.py",
+    "package/images.py": "package/data/images.py",
+    "package/augment.py": "package/data/augment.py",
+    "package/folders.py": "package/data/folders.py",
+    "package/image_cache.py": "package/data/image_cache.py",
+    "package/sources.py": "package/data/sources.py",
+    "package/survey.py": "package/data/survey.py",
+    "package/model.py": "package/model/net.py",
+    "package/backbones.py": "package/model/backbones.py",
+    "package/history.py": "package/handlers/history.py",
+}
 
 # Template files whose generated name differs from their own, beyond `package/`:
 # a `.gitignore` under templates/ would apply to this repository.

@@ -29,6 +29,7 @@ from scaffold.errors import (
     UnresolvedConflicts,
     WriteFailed,
 )
+from scaffold.options import Options
 from scaffold.project import (
     BASE_DIR,
     RECORD_FILE,
@@ -38,7 +39,8 @@ from scaffold.project import (
     read_base,
     read_record,
 )
-from scaffold.render import render
+from scaffold.registry import MOVED
+from scaffold.render import output_path, render
 from scaffold.transaction import (
     Transaction,
     is_half_done,
@@ -59,6 +61,7 @@ ACTIONS = {
     "created": "new in the templates",
     "updated": "template changes applied (you had not edited these)",
     "merged": "template changes merged with your edits",
+    "moved": "moved by the templates, with your edits (if any) merged at the new path",
     "conflicted": "your edits and the template changes overlap: resolve the marked blocks",
     "removed": "dropped by the templates (you had not edited these)",
     "kept": "dropped by the templates but kept, because you edited them",
@@ -75,8 +78,9 @@ class UpdateFailed(WriteFailed):
 class Change:
     """What update does to one generated file.
 
-    target is the file written or removed: the file itself, or a new file beside
-    it for a file that is not text. before/after are its bytes (None: absent).
+    target is the file written or removed: the file itself, a new file beside it
+    for a file that is not text, or the file's new path when the templates moved
+    it. before/after are its bytes (None: absent).
     """
 
     path: str
@@ -85,10 +89,11 @@ class Change:
     before: bytes | None
     after: bytes | None
     mode: int | None = None  # permission bits the written file keeps
+    moved: bool = False  # path is removed: the file now lives at target
 
     @property
     def touches_disk(self) -> bool:
-        return self.before != self.after
+        return self.moved or self.before != self.after
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ class Plan:
 
     @property
     def conflicts(self) -> list[str]:
-        return [c.path for c in self.changes if c.action == "conflicted"]
+        return [c.target for c in self.changes if c.action == "conflicted"]
 
     def summary(self) -> str:
         """One line saying why the project is behind (empty when it is not)."""
@@ -143,9 +148,17 @@ def plan_update(
     try:
         base = read_base(root)
         refuse_unresolved(root, base, theirs)
+        moves = moved_files(root, old_record.options, base, theirs)
         file_changes = [
             change
-            for path in sorted(base.keys() | theirs.keys())
+            for old, new in moves.items()
+            if (change := plan_move(root, old, new, base[old], theirs[new]))
+        ]
+        file_changes += [
+            change
+            for path in sorted(
+                (base.keys() | theirs.keys()) - {*moves, *moves.values()}
+            )
             if (change := plan_file(root, path, base.get(path), theirs.get(path)))
         ]
     except OSError as error:  # a file the user cannot read, a folder in the way
@@ -199,18 +212,61 @@ def plan_file(
         return None
     if not is_text(ours):
         return beside(root, path, theirs)
+    # A file the user created where the templates now add one merges against an
+    # empty base: whatever differs becomes a conflict, never an overwrite.
+    action, after = bring_up_to_date(ours, base or b"", theirs)
+    if after == ours:
+        return None
+    return Change(path, action, path, ours, after, file.stat().st_mode & 0o7777)
+
+
+def moved_files(
+    root: Path, options: Options, base: dict[str, bytes], theirs: dict[str, bytes]
+) -> dict[str, str]:
+    """{old path: new path} of the generated files that the templates moved since
+    the last render (MOVED in the registry), where the move can carry the user's
+    version: the old file is a plain file, and nothing is in the new one's way."""
+    moves = {}
+    for old, new in MOVED.items():
+        old = output_path(old, options.name)
+        new = output_path(new.format(data=options.data), options.name)
+        if old not in base or old in theirs or new not in theirs or new in base:
+            continue
+        file, target = root / old, root / new
+        if file.is_symlink() or (file.exists() and not file.is_file()):
+            continue
+        if target.exists() or target.is_symlink():
+            continue
+        moves[old] = new
+    return moves
+
+
+def plan_move(root: Path, old: str, new: str, base: bytes, theirs: bytes) -> Change:
+    """A moved file's fate: the user's version of old, merged with the template
+    changes, written at new; old is removed."""
+    file = root / old
+    if not file.exists():
+        return Change(old, "deleted", new, None, None)
+    ours = file.read_bytes()
+    mode = file.stat().st_mode & 0o7777
+    if not is_text(ours):
+        return Change(old, "skipped", new, None, theirs)
+    action, after = bring_up_to_date(ours, base, theirs)
+    action = "conflicted" if action == "conflicted" else "moved"
+    return Change(old, action, new, ours, after, mode, moved=True)
+
+
+def bring_up_to_date(ours: bytes, base: bytes, theirs: bytes) -> tuple[str, bytes]:
+    """The user's text `ours` with the changes from base to theirs, and how they
+    came in: "updated" (ours was base), "merged" or "conflicted". A file whose
+    every line ended in CRLF keeps them."""
     lf, crlf = to_lf(ours)
     if lf == base:
         action, merged = "updated", theirs
     else:
-        # A file the user created where the templates now add one merges against
-        # an empty base: whatever differs becomes a conflict, never an overwrite.
-        merged, conflicts = merge(lf, base or b"", theirs)
+        merged, conflicts = merge(lf, base, theirs)
         action = "conflicted" if conflicts else "merged"
-    after = merged.replace(b"\n", b"\r\n") if crlf else merged
-    if after == ours:
-        return None
-    return Change(path, action, path, ours, after, file.stat().st_mode & 0o7777)
+    return action, merged.replace(b"\n", b"\r\n") if crlf else merged
 
 
 def beside(root: Path, path: str, theirs: bytes) -> Change:
@@ -294,7 +350,7 @@ def unified_diff(plan: Plan) -> str:
         lines = difflib.unified_diff(
             decode_lines(change.before),
             decode_lines(change.after),
-            fromfile="/dev/null" if change.before is None else f"a/{change.target}",
+            fromfile="/dev/null" if change.before is None else f"a/{change.path}",
             tofile="/dev/null" if change.after is None else f"b/{change.target}",
         )
         for line in lines:
@@ -321,6 +377,8 @@ def apply(plan: Plan) -> None:
         for change in plan.changes:
             if change.touches_disk:
                 transaction.stage(change.target, change.after, change.mode)
+            if change.moved:
+                transaction.stage(change.path, None)
         transaction.stage_tree(BASE_DIR, plan.base)
         transaction.stage(RECORD_FILE, plan.record.to_json().encode())
 

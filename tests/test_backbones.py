@@ -14,6 +14,8 @@ from scaffold.render import render
 
 from .conftest import write_tree
 
+pytestmark = pytest.mark.slow  # trains, or runs a generated program
+
 NAME = "backbonetest"
 # The examples: a linear head at the end of `fc` or of a `classifier` block.
 HEADS = {

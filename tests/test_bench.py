@@ -21,7 +21,7 @@ def test_each_path_is_timed_over_exactly_its_own_epoch(batches):
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.LogSoftmax(dim=-1))
     forwards = []
     model.register_forward_hook(lambda *_: forwards.append(1))
-    loader = generated("data").TensorLoader(
+    loader = generated("data.loaders").TensorLoader(
         torch.randn(batches * 4, 1, 28, 28),
         torch.randint(0, 10, (batches * 4,)),
         batch_size=4,

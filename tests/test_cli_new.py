@@ -37,7 +37,13 @@ def test_new_writes_the_project_and_its_record(tmp_path):
 
     assert result.exit_code == 0, result.output
     root = tmp_path / "mytrainer"
-    for path in ["engine.py", "supervised.py", "model.py", "data.py", "train.py"]:
+    for path in [
+        "engine/engine.py",
+        "engine/supervised.py",
+        "model/net.py",
+        "data/mnist.py",
+        "train.py",
+    ]:
         assert (root / "mytrainer" / path).is_file()
     assert (root / "mytrainer" / "metrics" / "accuracy.py").is_file()
     assert (root / "mytrainer" / "metrics" / "loss.py").is_file()
@@ -163,15 +169,15 @@ def test_refuses_a_non_empty_directory_without_force(tmp_path):
 
 def test_force_rewrites_generated_files_and_keeps_the_users(tmp_path):
     root = tmp_path / "mytrainer"
-    (root / "mytrainer").mkdir(parents=True)
+    (root / "mytrainer" / "model").mkdir(parents=True)
     (root / "notes.txt").write_text("mine")
-    (root / "mytrainer" / "model.py").write_text("broken")
+    (root / "mytrainer" / "model" / "net.py").write_text("broken")
 
     result = new(tmp_path, "mytrainer", "--metrics", "accuracy,topk", "--force")
 
     assert result.exit_code == 0, result.output
     assert (root / "notes.txt").read_text() == "mine"
-    assert "class Net" in (root / "mytrainer" / "model.py").read_text()
+    assert "class Net" in (root / "mytrainer" / "model" / "net.py").read_text()
     assert (root / "mytrainer" / "metrics" / "topk.py").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mytrainer"]  # no staging
 
@@ -180,7 +186,7 @@ def test_force_rewrites_generated_files_and_keeps_the_users(tmp_path):
 def test_new_over_a_scaffold_project_refuses_and_points_to_update(tmp_path, force):
     assert new(tmp_path, "mytrainer").exit_code == 0
     root = tmp_path / "mytrainer"
-    (root / "mytrainer" / "model.py").write_text("# my edits\n")
+    (root / "mytrainer" / "model" / "net.py").write_text("# my edits\n")
     before = snapshot(tmp_path)
 
     result = new(tmp_path, "mytrainer", "--metrics", "topk", *force)

@@ -3,7 +3,7 @@ default device, the precision --amp picks there (bfloat16 autocast by default,
 float32 with --amp off, float16 with loss scaling where bfloat16 is missing),
 --device choosing the CPU or a GPU the machine lacks, a mid-epoch resume, and
 nccl under torchrun. Skipped where torch sees no CUDA device (the CPU side of
---device and --amp runs in test_feature_runs.py); `bench/gpu.py` measures the same
+--device and --amp runs in test_run_features.py); `bench/gpu.py` measures the same
 project's speed."""
 
 from __future__ import annotations

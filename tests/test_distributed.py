@@ -30,6 +30,8 @@ from scaffold.render import render
 
 from .conftest import read_history, run_python
 
+pytestmark = pytest.mark.slow  # trains, or runs a generated program
+
 runner = CliRunner()
 ALL_METRICS = tuple(METRICS)
 EVERY_FILE_FEATURE = {name: True for name, spec in FEATURES.items() if spec.render_time}
@@ -181,10 +183,10 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from mytrainer.data import get_data_loaders
+from mytrainer.data.mnist import get_data_loaders
+from mytrainer.engine import create_supervised_evaluator
 from mytrainer.evaluation import validation_metrics
 from mytrainer.model import Net
-from mytrainer.supervised import create_supervised_evaluator
 
 model = Net(10)
 model.load_state_dict(torch.load(sys.argv[2]))

@@ -18,6 +18,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from scaffold.options import Options
 from scaffold.registry import (
     DATA_KINDS,
@@ -30,6 +32,8 @@ from scaffold.render import render
 from scripts.datasets import digits_folder
 
 from .conftest import write_tree
+
+pytestmark = pytest.mark.slow  # trains, or runs a generated program
 
 FILE_FEATURES = [name for name, spec in FEATURES.items() if spec.render_time]
 # What each feature leaves in --output-dir beside metrics.jsonl.
@@ -63,8 +67,8 @@ def test_flags_parse_and_validation_has_the_chosen_metrics(case):
     package = case["package"]
     config = importlib.import_module(f"{package}.config")
     evaluation = importlib.import_module(f"{package}.evaluation")
-    supervised = importlib.import_module(f"{package}.supervised")
-    history = importlib.import_module(f"{package}.history")
+    engine = importlib.import_module(f"{package}.engine")
+    history = importlib.import_module(f"{package}.handlers.history")
 
     args = config.parse_args([])
     assert args.monitor == case["monitor"]
@@ -75,7 +79,7 @@ def test_flags_parse_and_validation_has_the_chosen_metrics(case):
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
     model.append(torch.nn.LogSoftmax(dim=1))
     batches = [(torch.randn(n, 1, 28, 28), torch.arange(n) % 10) for n in (7, 5)]
-    evaluator = supervised.create_supervised_evaluator(model, metrics=metrics)
+    evaluator = engine.create_supervised_evaluator(model, metrics=metrics)
     values = evaluator.run(batches).metrics
     assert list(values) == case["metrics"]
     json.dumps({name: history.as_json(value) for name, value in values.items()})

@@ -1,4 +1,4 @@
-"""Image-folder projects (issue 15): `scaffold new NAME --data imagefolder` trained
+"""Image-folder projects: `scaffold new NAME --data imagefolder` trained
 on real digits saved the messy ways real folders hold them.
 
 One project (with --checkpoint) trains on scripts/datasets.py's digits folder:
@@ -39,8 +39,10 @@ from scripts.datasets import digits_folder
 
 from .conftest import one_error_line, read_history, run_python
 from .test_distributed import torchrun
-from .test_features import RESUMABLE, assert_same_training, kill_when_written
 from .test_run_faults import NO_NETWORK, RUN_EACH
+from .test_run_resume import RESUMABLE, assert_same_training, kill_when_written
+
+pytestmark = pytest.mark.slow  # trains, or runs a generated program
 
 PACKAGE = "imgtrainer"
 EPOCHS = ["--epochs", "5", "--device", "cpu"]
@@ -422,8 +424,8 @@ def test_weights_start_a_net_from_a_state_dict_file(pretrained, env, run):
 
 class Case(NamedTuple):
     """A bad command line in the folder `data` (see bad_data) and the error it
-    must end with: with `status` 2 an argparse error (`train.py: error: ...`
-    after the usage), with 1 an error of the run (`error: ...`, the one line).
+    must end with (`error: ...`): with `status` 2 an error of the flags, with 1
+    an error of the run.
     `{data}`, `{hub}` in `error` stand for the data folder and
     $TORCH_HOME/hub."""
 
@@ -695,7 +697,7 @@ def test_the_cache_is_reused_until_an_image_changes_or_is_added(
 
 @pytest.fixture(scope="module")
 def resumed(env, digits_root):
-    """test_features' checkpointed run (2 epochs of 6 iterations, accumulating 2)
+    """test_run_resume's checkpointed run (2 epochs of 6 iterations, accumulating 2)
     on the digits, uninterrupted in `reference/`; and killed at iteration 9
     (mid-epoch, mid-accumulation) and resumed from there in `killed/`."""
 

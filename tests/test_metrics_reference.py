@@ -28,6 +28,8 @@ from scaffold.options import Options
 from scaffold.registry import DEFAULT_METRICS, METRICS
 from scaffold.render import render
 
+pytestmark = pytest.mark.slow  # trains, or runs a generated program
+
 PACKAGE = "refmetricspkg"  # unlikely to clash with anything already imported
 TOLERANCE = 1e-6
 AVERAGES = ("macro", "micro", "weighted", None)

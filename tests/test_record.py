@@ -168,7 +168,7 @@ def test_an_unreadable_project_file_is_one_line(project, monkeypatch):
     real = Path.read_bytes
 
     def read_bytes(self):
-        if self.name == "model.py" and ".scaffold" not in self.parts:
+        if self.name == "net.py" and ".scaffold" not in self.parts:
             raise PermissionError(13, "Permission denied", str(self))
         return real(self)
 
@@ -179,6 +179,6 @@ def test_an_unreadable_project_file_is_one_line(project, monkeypatch):
     assert result.exit_code == 1
     assert result.stderr == (
         "error: cannot read the project ([Errno 13] Permission denied: "
-        f"'{project / PACKAGE / 'model.py'}')\n"
+        f"'{project / PACKAGE / 'model' / 'net.py'}')\n"
     )
     assert snapshot(project) == before

@@ -31,6 +31,8 @@ from scaffold.render import _code_too_long, format_python, render
 
 from .conftest import write_tree
 
+pytestmark = pytest.mark.slow  # renders all 8,128 option sets
+
 FEATURE_NAMES = [name for name, spec in FEATURES.items() if spec.render_time]
 # The data kind chooses files as the features do: it counts among them here.
 RENDER_TIME = ["data", *FEATURE_NAMES]

@@ -43,11 +43,13 @@ USER_FUNCTION = "\n\ndef count_parameters(model):\n    return sum(p.numel() for 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
 
 # What each file of the scenario stands for (paths inside the generated project).
-MERGED = f"{PACKAGE}/model.py"  # user adds a function, template drops its header
-CONFLICTED = f"{PACKAGE}/engine.py"  # user and template both change the last line
+MERGED = f"{PACKAGE}/model/net.py"  # user adds a function, template drops its header
+CONFLICTED = (
+    f"{PACKAGE}/engine/engine.py"  # user and template both change the last line
+)
 DEFAULT = f"{PACKAGE}/config.py"  # user changes a default value
-CRLF = f"{PACKAGE}/supervised.py"  # user changes a line, saves with CRLF
-EXECUTABLE = f"{PACKAGE}/data.py"  # user marks it executable, leaves it unedited
+CRLF = f"{PACKAGE}/engine/supervised.py"  # user changes a line, saves with CRLF
+EXECUTABLE = f"{PACKAGE}/data/mnist.py"  # user marks it executable, leaves it unedited
 DELETED = f"{PACKAGE}/metrics/loss.py"  # user deletes it, template changes it
 BINARY = f"{PACKAGE}/metrics/accuracy.py"  # user replaces it with an image
 IDENTICAL = f"{PACKAGE}/metrics/__init__.py"  # user makes the template's own change
@@ -497,36 +499,42 @@ def test_options_change_on_update(tmp_path):
 def test_update_switches_the_data_kind_and_back_keeping_the_users_edits(tmp_path):
     runner.invoke(app, ["new", PACKAGE, "-o", str(tmp_path)])
     root = tmp_path / PACKAGE
-    model = root / PACKAGE / "model.py"
+    model = root / PACKAGE / "model" / "net.py"
     model.write_text(model.read_text() + "\n\nWIDTH = 384  # ours\n")
     image_files = [
-        f"{PACKAGE}/augment.py",
-        f"{PACKAGE}/folders.py",
-        f"{PACKAGE}/image_cache.py",
-        f"{PACKAGE}/sources.py",
-        f"{PACKAGE}/survey.py",
+        f"{PACKAGE}/data/augment.py",
+        f"{PACKAGE}/data/folders.py",
+        f"{PACKAGE}/data/image_cache.py",
+        f"{PACKAGE}/data/imagefolder.py",
+        f"{PACKAGE}/data/sources.py",
+        f"{PACKAGE}/data/survey.py",
         "tests/test_data.py",
     ]
 
     result = runner.invoke(app, ["update", str(root), "--data", "imagefolder"])
     assert result.exit_code == 0, result.output
     assert section(result.stdout, "created") == image_files
-    assert section(result.stdout, "updated") == ["README.md", f"{PACKAGE}/data.py"]
+    assert section(result.stdout, "updated") == [
+        "README.md",
+        f"{PACKAGE}/data/__init__.py",
+    ]
+    assert section(result.stdout, "removed") == [f"{PACKAGE}/data/mnist.py"]
     images = Options(PACKAGE, data="imagefolder")
     assert read_record(root).options == images
     assert model.read_text().endswith("WIDTH = 384  # ours\n")
     rendered = new_render(images)
     assert snapshot_files(root) == {
         **rendered,
-        f"{PACKAGE}/model.py": rendered[f"{PACKAGE}/model.py"]
+        f"{PACKAGE}/model/net.py": rendered[f"{PACKAGE}/model/net.py"]
         + b"\n\nWIDTH = 384  # ours\n",
     }
 
     result = runner.invoke(app, ["update", str(root), "--data", "mnist"])
     assert result.exit_code == 0, result.output
     assert section(result.stdout, "removed") == image_files
+    assert section(result.stdout, "created") == [f"{PACKAGE}/data/mnist.py"]
     assert read_record(root).options == Options(PACKAGE)
-    assert "MNIST" in (root / PACKAGE / "data.py").read_text()
+    assert "MNIST" in (root / PACKAGE / "data" / "mnist.py").read_text()
 
     result = runner.invoke(app, ["update", str(root), "--data", "photos"])
     assert result.exit_code == 1

@@ -15,6 +15,12 @@ an `everything` (every option), exactly as that version wrote them (record file,
                     config.py, a wider Net and a comment in model.py, a comment in
                     data.py, an extra print in train.py, a line in the README, a
                     module of their own (augment_extra.py) and notes/runs.md
+    flat_layout     commit 4ed7602, the last with every module at the package's
+                    top (before engine/, data/ and model/): a changed --epochs
+                    default in config.py, a wider Net and a comment in model.py, a
+                    function of their own in engine.py, a comment in data.py, another
+                    base class for DataError in loaders.py (which the templates change
+                    too), a module of their own (sizes.py) and notes/runs.md
 
 Every user line survives the update, merged or inside a conflict block; the user's
 own files are untouched; the generated files they never edited equal the new render.
@@ -41,7 +47,11 @@ from .conftest import REPO, run_python
 
 FIXTURES = REPO / "tests" / "fixtures"
 # Each set of projects, with the templates fingerprint its records hold.
-SETS = {"release_0_1_0": "59ad03f060c4ed1c", "previous_main": "66f663835b868188"}
+SETS = {
+    "release_0_1_0": "59ad03f060c4ed1c",
+    "previous_main": "66f663835b868188",
+    "flat_layout": "c8e05fca321afe6c",
+}
 PROJECTS = [
     (fixture_set, name) for fixture_set in SETS for name in ("digits", "everything")
 ]
@@ -56,10 +66,18 @@ EDITED = {
         "{name}/model.py",
         "{name}/train.py",
     },
+    "flat_layout": {
+        "{name}/config.py",
+        "{name}/data.py",
+        "{name}/engine.py",
+        "{name}/loaders.py",
+        "{name}/model.py",
+    },
 }
 OWN = {
     "release_0_1_0": {"{name}/augment.py"},
     "previous_main": {"{name}/augment_extra.py", "notes/runs.md"},
+    "flat_layout": {"{name}/sizes.py", "notes/runs.md"},
 }
 CACHES = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 CONFLICT = re.compile(
@@ -131,15 +149,24 @@ def update(project: Path):
 
 
 def listed(output: str, action: str) -> set[str]:
-    """The files the update report lists under `action`."""
+    """The files the update report lists under `action`, at their new paths."""
     lines = output.splitlines()
     heading = next(i for i, line in enumerate(lines) if line.startswith(f"{action}: "))
     files = set()
     for line in lines[heading + 1 :]:
         if not line.startswith("  "):
             break
-        files.add(line.strip())
+        files.add(line.strip().split(" -> ")[-1])
     return files
+
+
+def moves(output: str) -> dict[str, str]:
+    """{old path: new path} of every file the update report names as moved."""
+    return dict(
+        line.strip().split(" -> ")
+        for line in output.splitlines()
+        if line.startswith("  ") and " -> " in line
+    )
 
 
 def with_conflicts(project: Path) -> set[str]:
@@ -178,26 +205,37 @@ def test_update_keeps_every_edit_and_brings_the_new_layout(old_project):
     result = update(old_project)
 
     # Edits that overlap template changes are shown in conflict blocks rather
-    # than dropped, in edited files only: in every set, the user widened the model
-    # on Net's signature line, which took in_channels (and train.py conflicts too:
-    # release 0.1.0's flags moved to config.py; previous_main's print_record
-    # gained lines where the user added a print).
+    # than dropped, in edited files only: in the earlier sets, the user widened the
+    # model on Net's signature line, which took in_channels (and train.py conflicts
+    # too: release 0.1.0's flags moved to config.py; previous_main's print_record
+    # gained lines where the user added a print); in flat_layout, DataError's
+    # base class. Every edited file that moved is merged at its new path.
     assert result.exit_code == 1, result.output
+    moved = moves(result.output)
+    now_at = {path: moved.get(path, path) for path in edited}
     conflicted = listed(result.output, "conflicted")
     assert conflicted == with_conflicts(old_project)
-    assert f"{name}/model.py" in conflicted
-    assert conflicted <= set(edited)
+    expected = {
+        "flat_layout": f"{name}/data/loaders.py",
+        "previous_main": f"{name}/model/net.py",
+        "release_0_1_0": f"{name}/model/net.py",
+    }
+    assert expected[set_name(old_project)] in conflicted
+    assert conflicted <= set(now_at.values())
     for path, lines in edited.items():
-        merged = (old_project / path).read_bytes()
+        merged = (old_project / now_at[path]).read_bytes()
         for line in lines:
-            assert line in merged, f"{path} lost {line!r}"
+            assert line in merged, f"{path} lost {line!r} at {now_at[path]}"
+        if now_at[path] != path:
+            assert not (old_project / path).exists(), f"{path} left behind"
+    assert "kept" not in result.output
     for path, data in own.items():
         assert (old_project / path).read_bytes() == data, path
     rendered = render(read_record(old_project).options)
     for path, text in rendered.items():
-        if path not in edited:
+        if path not in now_at.values():
             assert (old_project / path).read_text() == text, path
-    for module in ("config.py", "arguments.py", "loaders.py", "predict.py"):
+    for module in ("config.py", "arguments.py", "data/loaders.py", "predict.py"):
         assert (old_project / name / module).is_file()
 
 
@@ -212,6 +250,7 @@ def reapply(path: Path, generated: str, mine: str) -> None:
     path.write_text(path.read_text().replace(generated, mine))
 
 
+@pytest.mark.slow  # runs the updated project's own tests
 def test_taking_the_new_side_of_the_conflicts_gives_a_working_current_project(
     old_project,
 ):
@@ -219,18 +258,19 @@ def test_taking_the_new_side_of_the_conflicts_gives_a_working_current_project(
     before = defaults(old_project)
     assert before["epochs"] == 3 and before["hidden"] == 384  # the user's
     edited = user_lines(old_project)
-    update(old_project)
+    moved = moves(update(old_project).output)
     conflicted = with_conflicts(old_project)
 
     take_the_new_side(old_project)
     # The user's lines outside conflict blocks stay (previous_main: config.py's
     # defaults merged in). The wider model is written into Net's new signature, and
     # where --epochs sat in a conflict (release 0.1.0's train.py), its default.
-    for path, lines in edited.items():
+    for old, lines in edited.items():
+        path = moved.get(old, old)
         if path not in conflicted:
             merged = (old_project / path).read_bytes()
             assert all(line in merged for line in lines), path
-    model = old_project / name / "model.py"
+    model = old_project / name / "model" / "net.py"
     reapply(model, "hidden=256", f"hidden={before['hidden']}")
     reapply(
         old_project / name / "config.py",

@@ -169,7 +169,7 @@ def test_identical_edits_on_both_sides_are_not_conflicts(data):
 
 # End to end: the same properties through create, plan_update and apply, on a
 # copy of the real templates whose README and model gain random lines.
-README, MODEL = "README.md", f"{PACKAGE}/model.py"
+README, MODEL = "README.md", f"{PACKAGE}/model/net.py"
 
 
 @pytest.fixture(scope="module", autouse=True)

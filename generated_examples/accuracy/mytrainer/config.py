@@ -7,13 +7,14 @@ any work starts, not a traceback minutes later.
 
 import argparse
 import os
-import time
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
 from .arguments import (
+    ArgumentParser,
+    HelpFormatter,
     available_device,
     existing_file,
     model_name,
@@ -36,34 +37,6 @@ BACKENDS = {
     "nccl": dist.is_nccl_available,
     "mpi": dist.is_mpi_available,
 }
-
-
-def exit_quietly(status):
-    """Exit without a word, as every process under torchrun but the first does on
-    an error that all of them meet, so that the first alone prints it. torchrun
-    stops every process as soon as one ends: this one waits for the first to have
-    printed and ended (torchrun then stops it), or for 30 s."""
-    time.sleep(30)
-    raise SystemExit(status)
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse's parser, with one error message under torchrun: every process
-    parses the same flags, and only the first (RANK 0) prints what is wrong."""
-
-    def error(self, message):
-        if os.environ.get("RANK", "0") != "0":
-            exit_quietly(2)
-        super().error(message)
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each flag's default, except where there is none to show."""
-
-    def _get_help_string(self, action):
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
 
 
 def parse_args(argv=None):

@@ -6,8 +6,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
+from mytrainer.data.loaders import EpochSampler, TensorLoader, process_share
 from mytrainer.evaluation import validation_metrics
-from mytrainer.loaders import EpochSampler, TensorLoader, process_share
 
 WORLD_SIZE = 2
 NUM_CLASSES = 10

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mytrainer.engine import Engine, Events
-from mytrainer.handlers import NonFiniteLoss, stop_on_non_finite_loss
-from mytrainer.supervised import create_supervised_trainer
+from mytrainer.engine import Engine, Events, create_supervised_trainer
+from mytrainer.handlers import stop_on_non_finite_loss
+from mytrainer.handlers.nan_guard import NonFiniteLoss
 
 
 def linear_model():

@@ -1,13 +1,10 @@
 import torch
 import torch.nn.functional as F
 
-from mytrainer.loaders import TensorLoader
+from mytrainer.data.loaders import TensorLoader
+from mytrainer.engine import create_supervised_evaluator, create_supervised_trainer
 from mytrainer.metrics import Metric
 from mytrainer.model import Net
-from mytrainer.supervised import (
-    create_supervised_evaluator,
-    create_supervised_trainer,
-)
 
 
 def fake_batches(count, size=8):

@@ -5,7 +5,13 @@ Import what you need from the package itself:
     from mytrainer import Engine, Events, create_supervised_trainer
 """
 
-from .engine import Engine, Events, State
+from .engine import (
+    Engine,
+    Events,
+    State,
+    create_supervised_evaluator,
+    create_supervised_trainer,
+)
 from .metrics import (
     F1,
     Accuracy,
@@ -18,7 +24,6 @@ from .metrics import (
     RunningAverage,
     TopKAccuracy,
 )
-from .supervised import create_supervised_evaluator, create_supervised_trainer
 
 __all__ = [
     "F1",

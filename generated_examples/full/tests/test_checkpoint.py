@@ -7,14 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mytrainer.engine import Events, State
-from mytrainer.handlers import (
-    AccumulatedGradients,
-    Checkpointer,
-    CheckpointError,
-    RandomStates,
-)
-from mytrainer.supervised import create_supervised_trainer
+from mytrainer.engine import Events, State, create_supervised_trainer
+from mytrainer.handlers import AccumulatedGradients, Checkpointer, RandomStates
+from mytrainer.handlers.checkpoint import CheckpointError
 
 
 def linear_model():

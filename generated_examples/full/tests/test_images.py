@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from mytrainer.images import (
+from mytrainer.data.images import (
     IMAGE_EXTENSIONS,
     ImageError,
     find_images,

@@ -5,9 +5,14 @@ Import what you need from the package itself:
     from mytrainer import Engine, Events, create_supervised_trainer
 """
 
-from .engine import Engine, Events, State
+from .engine import (
+    Engine,
+    Events,
+    State,
+    create_supervised_evaluator,
+    create_supervised_trainer,
+)
 from .metrics import Accuracy, CategoricalAccuracy, Loss, Metric, RunningAverage
-from .supervised import create_supervised_evaluator, create_supervised_trainer
 
 __all__ = [
     "Accuracy",

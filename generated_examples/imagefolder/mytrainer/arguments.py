@@ -1,5 +1,5 @@
-"""Flag types: each turns a flag's text into a value, or into an argparse error
-that names what was expected, before any work starts."""
+"""The flags' parser and types: each type turns a flag's text into a value, or
+into an error that names what was expected, before any work starts."""
 
 import argparse
 import math
@@ -8,6 +8,25 @@ from pathlib import Path
 
 import torch
 from torchvision import models
+
+from .errors import UsageError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, whose errors end the run as every other error does: one
+    line, said once under torchrun (see errors.py), with no usage block."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except where there is none to show."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def positive_int(text):

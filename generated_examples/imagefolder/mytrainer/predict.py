@@ -6,11 +6,10 @@
 Each line is `path<TAB>class<TAB>probability`, then the next guesses with --topk;
 --output writes the same rows to a CSV file.
 Folders are searched recursively; each image gets the preprocessing of validation
-(see images.py), as saved in model.pt. An image that cannot be read is skipped with
+(see data/images.py), as saved in model.pt. An image that cannot be read is skipped with
 a warning naming it.
 """
 
-import argparse
 import csv
 import os
 import sys
@@ -18,16 +17,22 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from .arguments import available_device, existing_file, positive_int
-from .backbones import ModelError
-from .images import ImageError, find_images, load_image, normalize
+from .arguments import (
+    ArgumentParser,
+    HelpFormatter,
+    available_device,
+    existing_file,
+    positive_int,
+)
+from .data.images import ImageError, find_images, load_image, normalize
+from .errors import RunError, fail
 from .model import load_saved_model
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description="Classify images with a model.pt that train wrote.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("paths", nargs="+", help="image files and folders")
     parser.add_argument(
@@ -84,9 +89,10 @@ def predict(model, batches, preprocessing, topk, device):
 
 
 def main(argv=None):
-    args = parse_args(argv)
     try:
-        classify(args)
+        classify(parse_args(argv))
+    except RunError as error:
+        fail(error)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except BrokenPipeError:
@@ -97,13 +103,10 @@ def main(argv=None):
 
 
 def classify(args):
-    try:
-        model, classes, preprocessing = load_saved_model(args.checkpoint, args.device)
-        paths = find_images(args.paths)
-    except (ModelError, ImageError) as error:
-        raise SystemExit(f"error: {error}") from None
+    model, classes, preprocessing = load_saved_model(args.checkpoint, args.device)
+    paths = find_images(args.paths)
     if not paths:
-        raise SystemExit(f"error: no images in {', '.join(args.paths)}")
+        raise ImageError(f"no images in {', '.join(args.paths)}")
     topk = min(args.topk, len(classes))
     batches = read_batches(paths, preprocessing, args.batch_size)
     rows = []

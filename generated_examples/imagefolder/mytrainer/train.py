@@ -11,16 +11,13 @@ history to <output-dir>/metrics.jsonl and, when training ends, the model and wha
 predict needs to use it to <output-dir>/model.pt (see README.md for the rest).
 """
 
-import time
-
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, StepLR
 
-from .backbones import ModelError, model_preprocessing
-from .config import exit_quietly, parse_args
+from .config import parse_args
 from .data import get_data
 from .distributed import (
     broadcast_buffers,
@@ -31,14 +28,12 @@ from .distributed import (
     setup,
     sum_over_processes,
 )
-from .engine import Events
+from .engine import Events, create_supervised_evaluator, create_supervised_trainer
+from .errors import RunError, UsageError, fail
 from .evaluation import by_class, validation_metrics
-from .handlers import NonFiniteLoss, check_finite_scores, stop_on_non_finite_loss
-from .history import History
-from .loaders import DataError
+from .handlers import History, check_finite_scores, stop_on_non_finite_loss
 from .metrics import RunningAverage
-from .model import build_model, check_input_size, save_model
-from .supervised import create_supervised_evaluator, create_supervised_trainer
+from .model import build_model, check_input_size, model_preprocessing, save_model
 
 
 def make_scheduler(args, optimizer, steps):
@@ -69,6 +64,28 @@ def autocast_dtype(device, amp):
     return torch.bfloat16
 
 
+def prepare_model(args, data, device):
+    """The model that --model names, for the classes and images of `data`."""
+    channels, size = data.preprocessing.channels, data.preprocessing.image_size
+    model = build_model(
+        args.model, len(data.classes), channels, args.pretrained, args.weights
+    )
+    check_input_size(model, args.model, channels, size)
+    if args.freeze_backbone:
+        model.freeze()
+    model = model.to(device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def report_progress(trainer, interval):
+    """Show how training goes, from the main process: the others train quietly."""
+    if not is_main_process():
+        return
+    log_loss_every(trainer, interval)
+
+
 def log_loss_every(trainer, interval):
     """Print the training loss every `interval` iterations of each epoch: this
     process's running average over its own batches."""
@@ -91,20 +108,13 @@ def log_loss_every(trainer, interval):
     )
 
 
-def fail(message):
-    """End the run with a one-line error that every process meets alike (a flag, a
-    checkpoint): under torchrun the main process says it, the others exit quietly."""
-    if not is_main_process():
-        exit_quietly(1)
-    # Some of torch's messages run to paragraphs; their first line names the cause.
-    raise SystemExit(f"error: {str(message).strip().splitlines()[0]}")
-
-
 def main(argv=None):
-    args = parse_args(argv)
-    device = setup(args.device, args.backend)  # joins torchrun's processes, if any
     try:
+        args = parse_args(argv)
+        device = setup(args.device, args.backend)  # joins torchrun's processes, if any
         train(args, device)
+    except RunError as error:
+        fail(error)
     finally:
         cleanup()
 
@@ -112,30 +122,15 @@ def main(argv=None):
 def train(args, device):
     """Train as `args` say on `device`, validating after every epoch."""
     torch.manual_seed(args.seed)  # the same on every process: one initial model
-    try:
-        data = get_data(args, device, model_preprocessing(args.model, args.pretrained))
-        channels, size = data.preprocessing.channels, data.preprocessing.image_size
-        model = build_model(
-            args.model, len(data.classes), channels, args.pretrained, args.weights
-        )
-        check_input_size(model, args.model, channels, size)
-    except (DataError, ModelError) as error:
-        # Every process says it: one machine may lack the data that others have.
-        raise SystemExit(f"error: {error}") from None
-    if args.freeze_backbone:
-        model.freeze()
-    train_loader, val_loader = data.train, data.val
-    epoch_length = args.epoch_length or len(train_loader)
+    data = get_data(args, device, model_preprocessing(args.model, args.pretrained))
+    model = prepare_model(args, data, device)
+    epoch_length = args.epoch_length or len(data.train)
     steps = args.epochs * epoch_length // args.accumulate  # optimizer steps
     if steps == 0:
-        fail(
-            f"--accumulate {args.accumulate} is more than the run's "
+        raise UsageError(
+            f"argument --accumulate: {args.accumulate} is more than the run's "
             f"{args.epochs * epoch_length} iterations: the weights would never change"
         )
-
-    model = model.to(device)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
     # DDP starts every process from rank 0's weights and averages the gradients
     # in backward; evaluating and saving use `model` itself.
     training_module = DistributedDataParallel(model) if get_world_size() > 1 else model
@@ -171,37 +166,14 @@ def train(args, device):
     trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_on_non_finite_loss)
     if scheduler_event is not None:
         trainer.add_event_handler(scheduler_event, lambda _: scheduler.step())
+    report_progress(trainer, args.log_interval)
     history = History(args.output_dir / "metrics.jsonl")
-
-    @trainer.on(Events.EPOCH_STARTED)
-    def start_clock(engine):
-        engine.state.epoch_start = time.perf_counter()
-
-    if is_main_process():
-        log_loss_every(trainer, args.log_interval)
-
-    def validate(engine):
-        """Evaluate the model and return the epoch's record, the same on every
-        process: each evaluates its share and the metrics sum over all."""
-        seconds = time.perf_counter() - engine.state.epoch_start
-        broadcast_buffers(model)  # every process evaluates rank 0's model
-        metrics = evaluator.run(val_loader).metrics
-        metrics = {name: by_class(v, data.classes) for name, v in metrics.items()}
-        train_loss = sum_over_processes([engine.state.metrics["loss"]])[0]
-        return {
-            "epoch": engine.state.epoch,
-            "train_loss": float(train_loss) / get_world_size(),
-            "seconds": round(seconds, 3),
-            **metrics,
-        }
-
     # What runs after validation, in this order; each takes (engine, record).
     after_validation = []
 
     @trainer.on(Events.EPOCH_COMPLETED)
     def end_epoch(engine):
-        record = validate(engine)
-        check_finite_scores(record)
+        record = validate(engine, model, evaluator, data)
         if is_main_process():
             history.append(record)
             print_record(record)
@@ -210,27 +182,38 @@ def train(args, device):
             handler(engine, record)
 
     @trainer.on(Events.COMPLETED)
-    def save(_):
+    def end_run(_):
         if is_main_process():
-            saved = save_model(
-                args.output_dir, model, args.model, data.classes, data.preprocessing
-            )
-            print(f"model: {saved}")
+            finish(args, model, data, history)
 
-    @trainer.on(Events.COMPLETED)
-    def report_best(_):
-        best = history.best(args.monitor, args.monitor_mode)
-        if best is not None and is_main_process():
-            print(
-                f"best {args.monitor} {best[args.monitor]:.4f} at epoch {best['epoch']}"
-            )
+    trainer.run(data.train, max_epochs=args.epochs, epoch_length=epoch_length)
 
-    try:
-        trainer.run(train_loader, max_epochs=args.epochs, epoch_length=epoch_length)
-    except NonFiniteLoss as error:
-        raise SystemExit(f"error: {error}") from None
-    finally:
-        cleanup()
+
+def validate(trainer, model, evaluator, data):
+    """Evaluate the model and return the epoch's record, the same on every process:
+    each evaluates its share, and the metrics sum over all of them."""
+    broadcast_buffers(model)  # every process evaluates rank 0's model
+    metrics = evaluator.run(data.val).metrics
+    train_loss = sum_over_processes([trainer.state.metrics["loss"]])[0]
+    record = {
+        "epoch": trainer.state.epoch,
+        "train_loss": float(train_loss) / get_world_size(),
+        "seconds": round(trainer.state.times["EPOCH_COMPLETED"], 3),
+        **{name: by_class(v, data.classes) for name, v in metrics.items()},
+    }
+    check_finite_scores(record)
+    return record
+
+
+def finish(args, model, data, history):
+    """Save the model for predict and say how the run went."""
+    saved = save_model(
+        args.output_dir, model, args.model, data.classes, data.preprocessing
+    )
+    print(f"model: {saved}")
+    best = history.best(args.monitor, args.monitor_mode)
+    if best is not None:
+        print(f"best {args.monitor} {best[args.monitor]:.4f} at epoch {best['epoch']}")
 
 
 def print_by_class(record):

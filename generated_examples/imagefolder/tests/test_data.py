@@ -7,11 +7,17 @@ import pytest
 import torch
 from PIL import Image
 
-from mytrainer.augment import BatchAugment, Normalize
-from mytrainer.folders import Split, find_dataset, read_class_folders, read_csv, split
-from mytrainer.image_cache import cache_key, cached_images
-from mytrainer.images import normalize
-from mytrainer.loaders import DataError, TensorLoader
+from mytrainer.data.augment import BatchAugment, Normalize
+from mytrainer.data.folders import (
+    Split,
+    find_dataset,
+    read_class_folders,
+    read_csv,
+    split,
+)
+from mytrainer.data.image_cache import cache_key, cached_images
+from mytrainer.data.images import normalize
+from mytrainer.data.loaders import DataError, TensorLoader
 
 MEAN, STD = (0.5,), (0.25,)
 
@@ -310,7 +316,7 @@ def test_cached_images_decode_once_and_name_unreadable_files_every_time(
     def no_decoding(*args):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr("mytrainer.image_cache.decode", no_decoding)
+    monkeypatch.setattr("mytrainer.data.image_cache.decode", no_decoding)
     again, labels_again = cached_images(paths, [0, 1, 2, 3], 1, 4, 4, cache, workers=0)
 
     assert images.shape == (3, 1, 4, 4) and images.dtype == torch.uint8

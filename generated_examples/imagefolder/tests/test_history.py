@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mytrainer.history import History
+from mytrainer.handlers import History
 
 
 def test_a_failed_write_leaves_the_previous_history_as_it_was(tmp_path, monkeypatch):

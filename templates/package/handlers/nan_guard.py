@@ -2,8 +2,10 @@
 
 import math
 
+from ..errors import RunError
 
-class NonFiniteLoss(RuntimeError):
+
+class NonFiniteLoss(RunError):
     """The training loss, a validation score or the weights became NaN or infinite."""
 
 

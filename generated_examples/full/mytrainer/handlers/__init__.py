@@ -1,13 +1,9 @@
 """Handlers: behaviour attached to the trainer's events, one concern per module."""
 
-from .checkpoint import (
-    AccumulatedGradients,
-    Checkpointer,
-    CheckpointError,
-    RandomStates,
-)
+from .checkpoint import AccumulatedGradients, Checkpointer, RandomStates, RunPlan
 from .early_stopping import EarlyStopping
-from .nan_guard import NonFiniteLoss, check_finite_scores, stop_on_non_finite_loss
+from .history import History
+from .nan_guard import check_finite_scores, stop_on_non_finite_loss
 from .plot import plot_history
 from .progress import ProgressBar
 from .tensorboard_logger import TensorBoardLogger
@@ -15,11 +11,11 @@ from .tensorboard_logger import TensorBoardLogger
 __all__ = [
     "AccumulatedGradients",
     "Checkpointer",
-    "CheckpointError",
     "EarlyStopping",
-    "NonFiniteLoss",
+    "History",
     "ProgressBar",
     "RandomStates",
+    "RunPlan",
     "TensorBoardLogger",
     "check_finite_scores",
     "plot_history",

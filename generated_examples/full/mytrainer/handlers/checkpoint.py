@@ -11,17 +11,30 @@ renamed, so a crash never leaves a half-written checkpoint under a real name.
 import os
 import random
 import re
+from typing import NamedTuple
 
 import torch
 
+from ..engine import Events
+from ..errors import RunError
 from .nan_guard import NonFiniteLoss
 
 # checkpoint-00000630.pt (the last ones) and best-00000630-accuracy=0.9812.pt
 CHECKPOINT_NAME = re.compile(r"(checkpoint|best)-(\d+)(?:-.+=(.+))?\.pt")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(RunError):
     """A checkpoint is missing, unreadable or does not fit the training objects."""
+
+    shared = True  # every process reads the same checkpoint
+
+
+class RunPlan(NamedTuple):
+    """What a run was started to do, which a resumed run must keep doing."""
+
+    epochs: int
+    epoch_length: int  # iterations an epoch
+    annealed_by: str | None  # a schedule that anneals over all the epochs, if any
 
 
 class RandomStates:
@@ -112,12 +125,14 @@ class Checkpointer:
         for path in self._best_first()[self.keep_best :]:
             path.unlink()
 
-    def start(self, where, trainer):
-        """Resume from `where` (a path, or "last"), or, with where=None, make sure
-        this folder holds no earlier run to mix with. Returns the path resumed from.
-        """
+    def start(self, where, trainer, plan):
+        """Resume from `where` (a path, or "last") a run that goes on as `plan`
+        says, or, with where=None, make sure this folder holds no earlier run to
+        mix with. Returns the path resumed from (None: a new run)."""
         if where:
-            return self.resume(where, trainer)
+            path = self.resume(where, trainer)
+            check_plan(path, trainer.state, plan)
+            return path
         if self.files():
             raise CheckpointError(
                 f"{self.directory} holds checkpoints of an earlier run; continue it "
@@ -125,16 +140,22 @@ class Checkpointer:
             )
         return None
 
-    @staticmethod
-    def mid_epoch(every):
-        """An event filter for iterations that are multiples of `every`, except an
-        epoch's last: that one is checkpointed after validation."""
+    def attach(self, trainer, after_validation, every=0):
+        """Checkpoint after each validation (the handlers run then are
+        `after_validation`) and, with `every`, also every this many iterations;
+        a read_only Checkpointer attaches nothing."""
+        if self.read_only:
+            return
+        after_validation.append(self.epoch_completed)
+        if every:
+            # An epoch's last iteration is checkpointed after its validation.
+            def mid_epoch(engine, iteration):
+                last = iteration % engine.state.epoch_length == 0
+                return iteration % every == 0 and not last
 
-        def selects(engine, iteration):
-            epoch_length = engine.state.epoch_length
-            return iteration % every == 0 and iteration % epoch_length != 0
-
-        return selects
+            trainer.add_event_handler(
+                Events.ITERATION_COMPLETED(event_filter=mid_epoch), self.save
+            )
 
     def epoch_completed(self, engine, record):
         self.save(engine)
@@ -201,6 +222,25 @@ class Checkpointer:
             file.flush()
             os.fsync(file.fileno())  # on disk before the rename makes it visible
         os.replace(temporary, path)
+
+
+def check_plan(path, state, plan):
+    """Refuse a resumed run that would not go on as its checkpoint's run planned:
+    epochs of as many iterations and, for an annealing schedule, as many epochs."""
+    if state.epoch_length != plan.epoch_length:
+        raise CheckpointError(
+            f"{path} is from a run of {state.epoch_length} iterations an epoch, not "
+            f"{plan.epoch_length}: resume it with that run's --epoch-length and "
+            "--batch-size"
+        )
+    if plan.annealed_by and state.max_epochs != plan.epochs:
+        raise CheckpointError(
+            f"{path} is from a {state.max_epochs}-epoch run, over which its "
+            f"{plan.annealed_by} schedule anneals: resume it with --epochs "
+            f"{state.max_epochs}, or train longer in a new run"
+        )
+    if state.iteration >= plan.epochs * plan.epoch_length:
+        raise CheckpointError(f"that run already trained {plan.epochs} epoch(s)")
 
 
 def load_checkpoint(path, objects):

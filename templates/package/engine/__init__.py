@@ -1,0 +1,23 @@
+"""The engine: the loop that runs handlers on events (engine.py, events.py), and
+the supervised training and evaluation steps built on it (supervised.py)."""
+
+from .engine import Engine, RemovableHandle
+from .events import EventEnum, Events, EventsList, FilteredEvent, State
+from .supervised import (
+    create_supervised_evaluator,
+    create_supervised_trainer,
+    prepare_batch,
+)
+
+__all__ = [
+    "Engine",
+    "EventEnum",
+    "Events",
+    "EventsList",
+    "FilteredEvent",
+    "RemovableHandle",
+    "State",
+    "create_supervised_evaluator",
+    "create_supervised_trainer",
+    "prepare_batch",
+]
