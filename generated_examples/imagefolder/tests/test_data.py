@@ -72,6 +72,18 @@ def test_class_folders_keep_images_in_any_case_and_pass_over_the_rest(tmp_path):
     }
 
 
+def test_a_link_loop_inside_a_class_folder_is_walked_once(tmp_path):
+    write_tree(tmp_path, ["cat/a.png", "dog/b.png"])
+    try:
+        (tmp_path / "cat" / "again").symlink_to(tmp_path / "cat")
+    except OSError:
+        pytest.skip("this system does not let a user make symbolic links")
+
+    found = read_class_folders(tmp_path)
+
+    assert found == {"cat": [tmp_path / "cat/a.png"], "dog": [tmp_path / "dog/b.png"]}
+
+
 def test_a_class_folder_of_files_but_no_images_is_an_error(tmp_path):
     write_tree(tmp_path, ["cat/a.png", "dog/notes.txt"])
 

@@ -90,7 +90,13 @@ def find_images(paths):
 
 
 def images_under(folder):
-    seen = set()  # real paths of the folders walked: a symlink loop ends here
+    return (path for path in walk_files(folder) if is_image_path(path))
+
+
+def walk_files(folder):
+    """Every file under `folder`, in sorted order, leaving out hidden files and
+    folders; a folder reached again through a symlink (a loop) is walked once."""
+    seen = set()  # real paths of the folders walked
     for parent, folders, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(parent)
         if real in seen:
@@ -98,9 +104,9 @@ def images_under(folder):
             continue
         seen.add(real)
         # Pruning `folders` in place keeps os.walk out of hidden folders.
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        for name in files:
-            if is_image_path(name):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
                 yield Path(parent, name)
 
 

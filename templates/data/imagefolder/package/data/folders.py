@@ -7,13 +7,12 @@ training starts.
 """
 
 import csv
-import os
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 
-from .images import is_image_path
+from .images import is_image_path, walk_files
 from .loaders import DataError
 
 
@@ -82,15 +81,6 @@ def read_class_folders(folder):
     if not named:
         raise DataError(f"{folder} holds no class folders with images")
     return named
-
-
-def walk_files(folder):
-    """Every file under folder, hidden ones and those in hidden folders left out."""
-    for root, folders, files in os.walk(folder, followlinks=True):
-        folders[:] = sorted(f for f in folders if not f.startswith("."))
-        for name in sorted(files):
-            if not name.startswith("."):
-                yield Path(root) / name
 
 
 def read_csv(path):
