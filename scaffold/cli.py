@@ -43,6 +43,13 @@ app = typer.Typer(
 )
 
 
+# The heading of the name check's findings (scaffold/names.py) in a report.
+PROBLEMS = (
+    "your files (a side of a conflict counted as yours) use names that are no "
+    "longer there"
+)
+
+
 def fail(error: ScaffoldError) -> typer.Exit:
     typer.echo(f"error: {error}", err=True)
     return typer.Exit(code=1)
@@ -354,6 +361,15 @@ def report(plan: Plan) -> None:
         for change in changes:
             beside = f" -> {change.target}" if change.target != change.path else ""
             typer.echo(f"  {change.path}{beside}")
+    report_problems(plan)
+
+
+def report_problems(plan: Plan) -> None:
+    """What the files the user edited or wrote now name that is not there."""
+    if plan.problems:
+        typer.echo(f"names to fix: {PROBLEMS}")
+    for problem in plan.problems:
+        typer.echo(f"  {problem}")
 
 
 @app.command()
@@ -385,6 +401,9 @@ def check(path: ProjectPath = Path(".")) -> None:
         raise fail(error) from None
     if not plan.up_to_date:
         typer.echo(f"behind: {plan.summary()}; run `scaffold update`")
+        raise typer.Exit(code=1)
+    if plan.problems:
+        report_problems(plan)
         raise typer.Exit(code=1)
     typer.echo("up to date")
 

@@ -29,6 +29,7 @@ from scaffold.errors import (
     UnresolvedConflicts,
     WriteFailed,
 )
+from scaffold.names import Problem, check_names
 from scaffold.options import Options
 from scaffold.project import (
     BASE_DIR,
@@ -104,6 +105,8 @@ class Plan:
     base: dict[str, bytes]  # the new render: the next update's base
     changes: list[Change]
     up_to_date: bool
+    # What the Python files the user edited or wrote would name that is not there.
+    problems: list[Problem]
 
     @property
     def conflicts(self) -> list[str]:
@@ -161,6 +164,7 @@ def plan_update(
             )
             if (change := plan_file(root, path, base.get(path), theirs.get(path)))
         ]
+        python = python_files_after(root, options.name, file_changes)
     except OSError as error:  # a file the user cannot read, a folder in the way
         raise ScaffoldError(f"cannot read the project ({error})") from error
     record = current_record(options, templates)
@@ -169,7 +173,37 @@ def plan_update(
         and record == old_record
         and not any(c.touches_disk for c in file_changes)
     )
-    return Plan(root, old_record, record, theirs, file_changes, up_to_date)
+    # Files equal to the new render are correct by construction: check the others,
+    # except those that are no text (update leaves them alone, and so does this).
+    checked = {
+        path
+        for path, data in python.items()
+        if theirs.get(path) != data and is_text(data)
+    }
+    problems = check_names(python, checked, options.name)
+    return Plan(root, old_record, record, theirs, file_changes, up_to_date, problems)
+
+
+def python_files_after(
+    root: Path, package: str, changes: list[Change]
+) -> dict[str, bytes]:
+    """{path: bytes} of the package's and the tests' Python files as the update
+    would leave them."""
+    files = {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for folder in (root / package, root / "tests")
+        for path in sorted(folder.rglob("*.py"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    for change in changes:
+        if change.moved:
+            files.pop(change.path, None)
+        if change.touches_disk and change.target.endswith(".py"):
+            if change.after is None:
+                files.pop(change.target, None)
+            else:
+                files[change.target] = change.after
+    return files
 
 
 def refuse_downgrade(root: Path, record: Record) -> None:

@@ -17,7 +17,7 @@ from .conftest import write_tree
 pytestmark = pytest.mark.slow  # trains, or runs a generated program
 
 NAME = "backbonetest"
-# The examples: a linear head at the end of `fc` or of a `classifier` block.
+# The usual heads: a linear head at the end of `fc` or of a `classifier` block.
 HEADS = {
     "resnet18": "fc",
     "mobilenet_v3_small": "classifier.3",

@@ -108,7 +108,7 @@ def test_one_short_run_writes_the_history_and_the_features_files(
 def project_case(package, options, train):
     """What WIRING expects of one project."""
     scores = [name for name in options.metrics if name not in NOT_ONE_NUMBER]
-    outputs = ["classes.json", "metrics.jsonl", "model.pt"] + [
+    outputs = ["classes.json", "last.pt", "metrics.jsonl", "model.pt"] + [
         OUTPUTS[name] for name in OUTPUTS if getattr(options, name)
     ]
     return {

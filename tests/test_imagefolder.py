@@ -188,7 +188,7 @@ def test_each_way_of_naming_the_data_trains_5_epochs_to_95_percent(
 def test_every_run_ends_by_writing_model_pt_and_classes_json(end_to_end, env, run):
     succeeded(end_to_end.runs[run])
     saved = torch.load(env.out(run) / "model.pt", weights_only=True)
-    assert set(saved) == {"model", "classes", "preprocessing", "state_dict"}
+    assert set(saved) == {"model", "classes", "preprocessing", "epoch", "state_dict"}
     assert (saved["model"], saved["classes"]) == ("net", DIGITS)
     # Some digits are RGB files: the images are read as RGB, at their 28 pixels.
     preprocessing = saved["preprocessing"]
@@ -462,9 +462,25 @@ CASES = [
         "class-of-a-text-file",
         (),
         1,
-        "class folder {data}/train/1 holds no images (1 other file(s)); move them "
-        "away or add the class's images",
+        "class folder {data}/train/1 holds no images (1 other file(s)); add the "
+        "class's images or move the folder away",
         data="text-class",
+    ),
+    Case(
+        "empty-class-folder",
+        (),
+        1,
+        "class folder {data}/train/1 holds no images (nothing); add the class's "
+        "images or move the folder away",
+        data="empty-class",
+    ),
+    Case(
+        "class-folders-as-the-data-dir",
+        (),
+        1,
+        "{data} holds class folders itself; put them in {data}/train/ (and "
+        "validation ones in {data}/val/), or pass their parent as --data-dir",
+        data="classes-only",
     ),
     Case(
         "val-class-not-in-train",
@@ -562,6 +578,10 @@ def bad_data(tmp_path_factory) -> Path:
     (root / "good/missing-file.csv").write_text("train/0/nope.png,0\n")
     write_images(root / "val-only/val/0", 2)
     (root / "empty-train/train").mkdir(parents=True)
+    write_images(root / "empty-class/train/0", 2)
+    (root / "empty-class/train/1").mkdir()
+    write_images(root / "classes-only/0", 2)
+    write_images(root / "classes-only/1", 2)
     write_images(root / "text-class/train/0", 2)
     (root / "text-class/train/1").mkdir()
     (root / "text-class/train/1/notes.txt").write_text("no images yet\n")

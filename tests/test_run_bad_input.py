@@ -36,7 +36,7 @@ NO_NETWORK = {
 } | {"no_proxy": "", "NO_PROXY": ""}
 CHECKPOINT_KEYS = (
     *("model", "optimizer", "scheduler", "scaler", "trainer", "running_loss"),
-    *("gradients", "random_states"),
+    *("gradients", "random_states", "model_card"),
 )
 
 

@@ -120,6 +120,7 @@ def test_a_run_without_features_prints_a_loss_line_per_interval_and_the_best_epo
     )
     assert sorted(p.name for p in (root / "plain").iterdir()) == [
         "classes.json",
+        "last.pt",
         "metrics.jsonl",
         "model.pt",
     ]
@@ -269,6 +270,7 @@ def test_checkpoint_run_keeps_the_last_two_epochs_each_with_every_state(checkpoi
         "running_loss",
         "gradients",
         "random_states",
+        "model_card",
     }
     assert state["trainer"] == {"iteration": 9, "epoch_length": 3, "max_epochs": 3}
     assert not list(folder.glob("*.tmp")), "a temporary file was left behind"

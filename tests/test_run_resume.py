@@ -194,6 +194,7 @@ def test_the_reference_run_keeps_its_last_checkpoints_and_states_every_object(
         "running_loss",
         "gradients",
         "random_states",
+        "model_card",
     }
     assert state["trainer"]["iteration"] == 12
     assert state["gradients"] == {}, "an epoch ends on an optimizer step"

@@ -6,7 +6,7 @@ previews and applies an update that keeps the edit. A screenshot of each state i
 kept in test-artifacts/ui/ (open them: the page must look clean).
 
 Without Chromium the tests skip, except under CI (the CI variable set): there they
-fail, since scripts/install.sh installs it. Nothing is downloaded: the driver is
+fail, since scripts/install.sh --tests installs it. Nothing is downloaded: the driver is
 Debian's chromedriver, so selenium-manager never runs.
 """
 
@@ -60,7 +60,7 @@ def browser(tmp_path_factory) -> Iterator:
     ]
     if missing:
         unavailable(
-            f"{' and '.join(missing)} missing; bash scripts/install.sh installs "
+            f"{' and '.join(missing)} missing; bash scripts/install.sh --tests installs "
             "Debian's chromium and chromium-driver"
         )
     try:

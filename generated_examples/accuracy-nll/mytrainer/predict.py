@@ -31,12 +31,15 @@ from .model import load_saved_model
 
 def parse_args(argv=None):
     parser = ArgumentParser(
-        description="Classify images with a model.pt that train wrote.",
+        description="Classify images with a model that train saved.",
         formatter_class=HelpFormatter,
     )
     parser.add_argument("paths", nargs="+", help="image files and folders")
     parser.add_argument(
-        "--checkpoint", type=existing_file, required=True, help="a model.pt"
+        "--checkpoint",
+        type=existing_file,
+        required=True,
+        help="a run's model.pt (its best epoch), last.pt or checkpoints/*.pt",
     )
     parser.add_argument(
         "--topk", type=positive_int, default=1, help="guesses to show per image"
@@ -103,7 +106,8 @@ def main(argv=None):
 
 
 def classify(args):
-    model, classes, preprocessing = load_saved_model(args.checkpoint, args.device)
+    model, card = load_saved_model(args.checkpoint, args.device)
+    classes, preprocessing = card.classes, card.preprocessing
     paths = find_images(args.paths)
     if not paths:
         raise ImageError(f"no images in {', '.join(args.paths)}")

@@ -62,7 +62,8 @@ def parse_args(argv=None):
         "--batch-size",
         type=positive_int,
         default=128,
-        help="training batch, shared out among the processes under torchrun",
+        help="training batch, shared out among the processes under torchrun; an "
+        "epoch's last batch of a single sample is left out (BatchNorm needs two)",
     )
     parser.add_argument(
         "--eval-batch-size", type=positive_int, default=500, help="evaluation batch"

@@ -31,6 +31,13 @@ class UsageError(RunError):
     hint = "--help lists every flag and its default"
 
 
+class Interrupted(RunError):
+    """Ctrl-C (or SIGINT from a scheduler): where the run stopped."""
+
+    shared = True
+    status = 130  # as shells report SIGINT
+
+
 def fail(error):
     """Exit with `error` as one `error:` line on stderr (and, for a flag, a pointer
     to --help); under torchrun every process but the first stays quiet about an

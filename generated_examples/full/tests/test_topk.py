@@ -19,6 +19,12 @@ def test_topk_accuracy_needs_k_classes():
         TopKAccuracy().update((torch.rand(2, 3), torch.tensor([0, 1])))
 
 
+def test_topk_accuracy_checks_the_class_count_before_any_batch():
+    TopKAccuracy(k=3).check_classes(3)
+    with pytest.raises(ValueError, match="top-5 accuracy needs at least 5 classes"):
+        TopKAccuracy().check_classes(4)
+
+
 def test_topk_accuracy_without_examples_cannot_be_computed():
     with pytest.raises(NotComputableError, match="must have at least one example"):
         TopKAccuracy().compute()

@@ -71,3 +71,30 @@ def test_tensor_loader_visits_every_sample_once_per_epoch_in_a_seeded_order():
     assert sorted(epoch_order(0)) == list(range(10))
     assert epoch_order(0) == epoch_order(0)
     assert epoch_order(0) != epoch_order(1)
+
+
+def test_a_training_epoch_never_ends_in_a_batch_of_one():
+    images, labels = torch.zeros(9, 1, 28, 28), torch.arange(9)
+    training = TensorLoader(images, labels, batch_size=4, shuffle=True)
+    validation = TensorLoader(images, labels, batch_size=4)
+
+    # BatchNorm cannot train on one sample: a different one sits out each epoch.
+    assert [len(y) for _, y in training] == [4, 4] and len(training) == 2
+    left_out = set()
+    for epoch in range(4):
+        training.set_epoch(epoch)
+        left_out |= set(range(9)) - set(torch.cat([y for _, y in training]).tolist())
+    assert len(left_out) > 1
+    # Evaluation sees every sample.
+    assert [len(y) for _, y in validation] == [4, 4, 1]
+
+
+def test_under_two_processes_both_leave_out_their_lone_last_sample():
+    images, labels = torch.zeros(11, 1, 28, 28), torch.arange(11)
+    shares = [
+        TensorLoader(images, labels, 2, shuffle=True, rank=rank, world_size=2)
+        for rank in (0, 1)
+    ]
+
+    # 11 samples: one left out for equal shares, then 5 each in batches of 2.
+    assert [[len(y) for _, y in share] for share in shares] == [[2, 2], [2, 2]]

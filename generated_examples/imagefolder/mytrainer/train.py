@@ -11,6 +11,9 @@ history to <output-dir>/metrics.jsonl and, when training ends, the model and wha
 predict needs to use it to <output-dir>/model.pt (see README.md for the rest).
 """
 
+import shlex
+import sys
+
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
@@ -18,7 +21,7 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, StepLR
 
 from .config import parse_args
-from .data import get_data
+from .data import DataError, get_data
 from .distributed import (
     broadcast_buffers,
     cleanup,
@@ -29,11 +32,19 @@ from .distributed import (
     sum_over_processes,
 )
 from .engine import Events, create_supervised_evaluator, create_supervised_trainer
-from .errors import RunError, UsageError, fail
+from .errors import Interrupted, RunError, UsageError, fail
 from .evaluation import by_class, validation_metrics
 from .handlers import History, check_finite_scores, stop_on_non_finite_loss
 from .metrics import RunningAverage
-from .model import build_model, check_input_size, model_preprocessing, save_model
+from .model import (
+    ModelCard,
+    build_model,
+    check_batch_size,
+    check_input_size,
+    model_preprocessing,
+    save_classes,
+    save_model,
+)
 
 
 def make_scheduler(args, optimizer, steps):
@@ -71,12 +82,34 @@ def prepare_model(args, data, device):
         args.model, len(data.classes), channels, args.pretrained, args.weights
     )
     check_input_size(model, args.model, channels, size)
+    check_batch_size(model, args.model, args.batch_size // get_world_size())
     if args.freeze_backbone:
         model.freeze()
     model = model.to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
+
+
+def make_optimizer(args, model, steps):
+    """AdamW over the parameters that train, and the learning rate schedule over
+    `steps` optimizer steps with the event it steps on (None: constant)."""
+    # fused: one kernel updates every parameter; a loop cost 1 ms a CPU step.
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = AdamW(trained, lr=args.lr, weight_decay=args.weight_decay, fused=True)
+    return optimizer, *make_scheduler(args, optimizer, steps)
+
+
+def make_evaluator(model, classes, device):
+    """The evaluator of validation_metrics, each metric checked against the classes
+    before any training."""
+    metrics = validation_metrics(len(classes), F.nll_loss)
+    for name, metric in metrics.items():
+        try:
+            metric.check_classes(len(classes))
+        except ValueError as error:
+            raise DataError(f"metric {name}: {error}; see evaluation.py") from None
+    return create_supervised_evaluator(model, metrics=metrics, device=device)
 
 
 def report_progress(trainer, interval):
@@ -115,6 +148,8 @@ def main(argv=None):
         train(args, device)
     except RunError as error:
         fail(error)
+    except KeyboardInterrupt:
+        fail(Interrupted("interrupted before training began"))
     finally:
         cleanup()
 
@@ -124,6 +159,7 @@ def train(args, device):
     torch.manual_seed(args.seed)  # the same on every process: one initial model
     data = get_data(args, device, model_preprocessing(args.model, args.pretrained))
     model = prepare_model(args, data, device)
+    card = ModelCard(args.model, data.classes, data.preprocessing)
     epoch_length = args.epoch_length or len(data.train)
     steps = args.epochs * epoch_length // args.accumulate  # optimizer steps
     if steps == 0:
@@ -138,10 +174,7 @@ def train(args, device):
         training_module = torch.compile(training_module)
     # From here on each process draws its own random numbers (dropout and such).
     torch.manual_seed(args.seed + get_rank())
-    # fused: one kernel updates every parameter; a loop cost 1 ms a CPU step.
-    trained = [p for p in model.parameters() if p.requires_grad]
-    optimizer = AdamW(trained, lr=args.lr, weight_decay=args.weight_decay, fused=True)
-    scheduler, scheduler_event = make_scheduler(args, optimizer, steps)
+    optimizer, scheduler, scheduler_event = make_optimizer(args, model, steps)
     amp_dtype = autocast_dtype(device, args.amp)
     # float16 needs its loss scaled so that small gradients do not underflow.
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
@@ -156,9 +189,7 @@ def train(args, device):
         amp_dtype=amp_dtype,
         scaler=scaler,
     )
-    evaluator = create_supervised_evaluator(
-        model, metrics=validation_metrics(len(data.classes), F.nll_loss), device=device
-    )
+    evaluator = make_evaluator(model, data.classes, device)
     running_loss = RunningAverage()
     running_loss.attach(trainer, "loss")
     # First at the end of every iteration, so that no later handler (a checkpoint)
@@ -178,15 +209,22 @@ def train(args, device):
             history.append(record)
             print_record(record)
             print_by_class(record)
+            if history.newest_is_best(args.monitor, args.monitor_mode):
+                save_model(
+                    args.output_dir / "model.pt", model, card, engine.state.epoch
+                )
         for handler in after_validation:
             handler(engine, record)
 
     @trainer.on(Events.COMPLETED)
     def end_run(_):
         if is_main_process():
-            finish(args, model, data, history)
+            finish(args, model, card, history)
 
-    trainer.run(data.train, max_epochs=args.epochs, epoch_length=epoch_length)
+    try:
+        trainer.run(data.train, max_epochs=args.epochs, epoch_length=epoch_length)
+    except KeyboardInterrupt:
+        raise Interrupted(stopped_at(trainer.state, args.output_dir)) from None
 
 
 def validate(trainer, model, evaluator, data):
@@ -205,15 +243,30 @@ def validate(trainer, model, evaluator, data):
     return record
 
 
-def finish(args, model, data, history):
-    """Save the model for predict and say how the run went."""
-    saved = save_model(
-        args.output_dir, model, args.model, data.classes, data.preprocessing
-    )
-    print(f"model: {saved}")
+def finish(args, model, card, history):
+    """Save the last epoch's model beside the best one, and say how the run went."""
+    epoch = history.rows[-1]["epoch"]
+    last = save_model(args.output_dir / "last.pt", model, card, epoch)
+    save_classes(args.output_dir, card.classes)
     best = history.best(args.monitor, args.monitor_mode)
-    if best is not None:
-        print(f"best {args.monitor} {best[args.monitor]:.4f} at epoch {best['epoch']}")
+    print(f"best {args.monitor} {best[args.monitor]:.4f} at epoch {best['epoch']}")
+    print(
+        f"model: {args.output_dir / 'model.pt'} (epoch {best['epoch']}); last: {last}"
+    )
+
+
+def stopped_at(state, output_dir):
+    """Where an interrupted run stopped and, when it has checkpoints, the command
+    that continues it."""
+    where = f"interrupted at epoch {state.epoch}, iteration {state.iteration}"
+    checkpoints = output_dir / "checkpoints"
+    if not checkpoints.is_dir() or not any(checkpoints.glob("*.pt")):
+        return where
+    flags = sys.argv[1:]
+    if "--resume" in flags:  # continue from the newest checkpoint instead
+        del flags[flags.index("--resume") : flags.index("--resume") + 2]
+    command = ["python", "-m", f"{__package__}.train", *flags, "--resume", "last"]
+    return f"{where}; continue with: {shlex.join(command)}"
 
 
 def print_by_class(record):

@@ -58,7 +58,6 @@ def test_class_folders_keep_images_in_any_case_and_pass_over_the_rest(tmp_path):
             "notes.txt",
         ],
     )
-    (tmp_path / "empty").mkdir()
 
     found = read_class_folders(tmp_path)
 
@@ -89,6 +88,22 @@ def test_a_class_folder_of_files_but_no_images_is_an_error(tmp_path):
 
     with pytest.raises(DataError, match=r"class folder .*dog holds no images"):
         read_class_folders(tmp_path)
+
+
+def test_an_empty_class_folder_is_an_error(tmp_path):
+    write_tree(tmp_path, ["cat/a.png", "dog/.hidden.png"])
+
+    with pytest.raises(
+        DataError, match=r"class folder .*dog holds no images \(nothing\)"
+    ):
+        read_class_folders(tmp_path)
+
+
+def test_class_folders_given_as_the_data_dir_are_named_as_such(tmp_path):
+    write_tree(tmp_path, ["cat/a.png", "dog/b.png"])
+
+    with pytest.raises(DataError, match="holds class folders itself; put them in"):
+        find_dataset(tmp_path)
 
 
 def test_a_folder_without_class_folders_is_an_error(tmp_path):

@@ -50,19 +50,28 @@ class EpochOrder:
     this process's share of it. Call set_epoch(e) before iterating (the Engine does).
     """
 
-    def __init__(self, size, shuffle=False, seed=0, rank=0, world_size=1):
+    def __init__(
+        self, size, shuffle=False, seed=0, rank=0, world_size=1, batch_size=None
+    ):
         self.size = size
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 0
         self.rank = rank
         self.world_size = world_size
+        self.batch_size = batch_size  # this process's, when shuffled for training
 
     def set_epoch(self, epoch):
         self.epoch = epoch
 
     def share(self, order):
-        return process_share(order, self.rank, self.world_size, drop_last=self.shuffle)
+        share = process_share(order, self.rank, self.world_size, drop_last=self.shuffle)
+        # A training batch of one sample stops BatchNorm ("Expected more than 1
+        # value per channel"): a lone last sample is left out, a different one
+        # each shuffled epoch, on every process alike.
+        if self.shuffle and self.batch_size and len(share) % self.batch_size == 1:
+            share = share[:-1]
+        return share
 
     def generator(self):
         """The epoch's random numbers: its order, then whatever its batches draw."""
@@ -94,10 +103,9 @@ class TensorLoader(EpochOrder):
         world_size=1,
         prepare=None,
     ):
-        super().__init__(len(labels), shuffle, seed, rank, world_size)
+        super().__init__(len(labels), shuffle, seed, rank, world_size, batch_size)
         self.images = images  # (N, C, H, W)
         self.labels = labels  # (N,) int64
-        self.batch_size = batch_size
         self.prepare = prepare
 
     def __len__(self):

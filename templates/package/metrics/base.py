@@ -45,6 +45,10 @@ class Metric:
         for name in self.accumulators:
             setattr(self, name, zero.clone())
 
+    def check_classes(self, num_classes: int) -> None:
+        """Raise ValueError if this metric cannot be computed on `num_classes`
+        classes: a run checks before it trains, not after its first epoch."""
+
     def update(self, output: Any) -> None:
         raise NotImplementedError
 

@@ -142,6 +142,8 @@ def load_weights(network, head, path):
         raise ModelError(f"{path}: not a state_dict file ({error})") from None
     if isinstance(state, dict) and "state_dict" in state:  # a model.pt of a run
         state = state["state_dict"]
+    elif isinstance(state, dict) and "model_card" in state:  # a run's checkpoint
+        state = state["model"]
     if not isinstance(state, dict):
         raise ModelError(f"{path}: not a state_dict file")
     # A model.pt of a torchvision model holds the Backbone's keys.

@@ -42,6 +42,11 @@ class History:
         temporary.write_text("".join(json.dumps(row) + "\n" for row in self.rows))
         os.replace(temporary, self.path)
 
+    def newest_is_best(self, name, mode):
+        """Whether the last row appended is the best so far by `name` (of equal
+        scores, the earliest is the best)."""
+        return bool(self.rows) and self.best(name, mode) is self.rows[-1]
+
     def best(self, name, mode):
         """The row with the best `name` ("max": highest, "min": lowest), or None."""
         rows = [row for row in self.rows if name in row]

@@ -26,6 +26,13 @@ class TopKAccuracy(Metric):
         self.k = k
         super().__init__(output_transform, device)
 
+    def check_classes(self, num_classes: int) -> None:
+        if num_classes < self.k:
+            raise ValueError(
+                f"top-{self.k} accuracy needs at least {self.k} classes, "
+                f"got {num_classes}"
+            )
+
     def update(self, output: tuple[torch.Tensor, torch.Tensor]) -> None:
         y_pred, y = output
         if y_pred.ndim != 2 or y.ndim != 1 or len(y_pred) != len(y):

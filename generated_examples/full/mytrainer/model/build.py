@@ -6,10 +6,13 @@ with a new head (backbones.py).
 
 import json
 import os
+from typing import NamedTuple
 
 import torch
+from torch import nn
 
 from ..data.images import Preprocessing
+from ..errors import UsageError
 from .backbones import Backbone, ModelError, cause, load_weights, torchvision_network
 from .net import Net
 
@@ -26,6 +29,16 @@ def build_model(name, num_classes, in_channels, pretrained=False, weights=None):
     if weights is not None:
         load_weights(network, head, weights)
     return Backbone(network, head, in_channels)
+
+
+def check_batch_size(model, name, batch_size):
+    """Fail now, in one line, if the model cannot train on batches of `batch_size`
+    samples: BatchNorm1d needs two or more."""
+    if batch_size == 1 and any(isinstance(m, nn.BatchNorm1d) for m in model.modules()):
+        raise UsageError(
+            f"argument --batch-size: one sample a step (per process), on which the "
+            f"BatchNorm1d layers of {name} cannot train; use 2 or more"
+        )
 
 
 def check_input_size(model, name, channels, size):
@@ -45,38 +58,73 @@ def check_input_size(model, name, channels, size):
         model.train(was_training)
 
 
-def save_model(folder, model, name, classes, preprocessing):
-    """Write folder/model.pt, what inference needs, loadable with
-    torch.load(weights_only=True): the weights, the model's name, the class names
-    in label order and the preprocessing of validation; and the class names alone
-    to folder/classes.json. Each file appears whole or not at all."""
-    os.makedirs(folder, exist_ok=True)
-    saved = {
-        "model": name,
-        "classes": list(classes),
-        "preprocessing": preprocessing._asdict(),
-        "state_dict": model.state_dict(),
-    }
-    path = os.path.join(folder, "model.pt")
+class ModelCard(NamedTuple):
+    """What a model's weights need to be used: the model's name, the class names in
+    label order and the preprocessing of validation. Every file train writes holds
+    one (model.pt, last.pt and each checkpoint), so predict can use any of them."""
+
+    name: str
+    classes: list
+    preprocessing: Preprocessing
+
+    def state_dict(self):
+        return {
+            "model": self.name,
+            "classes": list(self.classes),
+            "preprocessing": self.preprocessing._asdict(),
+        }
+
+    def load_state_dict(self, state):
+        # Resuming a run of another model, or of other classes, would not fit.
+        if (state["model"], state["classes"]) != (self.name, list(self.classes)):
+            raise ValueError(
+                f"it holds a {state['model']} of {len(state['classes'])} classes, "
+                f"not a {self.name} of {len(self.classes)}"
+            )
+
+
+def save_model(path, model, card, epoch):
+    """Write `model` trained for `epoch` epochs, with its card, to `path`, which
+    torch.load(weights_only=True) reads; the file appears whole or not at all."""
+    saved = {**card.state_dict(), "epoch": epoch, "state_dict": model.state_dict()}
     torch.save(saved, f"{path}.partial")
     os.replace(f"{path}.partial", path)
-    classes_path = os.path.join(folder, "classes.json")
-    with open(f"{classes_path}.partial", "w", encoding="utf-8") as file:
+    return path
+
+
+def save_classes(folder, classes):
+    """Write the class names, in label order, to folder/classes.json."""
+    path = os.path.join(folder, "classes.json")
+    with open(f"{path}.partial", "w", encoding="utf-8") as file:
         json.dump(list(classes), file, indent=1)
-    os.replace(f"{classes_path}.partial", classes_path)
+    os.replace(f"{path}.partial", path)
     return path
 
 
 def load_saved_model(path, device="cpu"):
-    """(model in eval mode, class names, Preprocessing) from a save_model() file."""
+    """(model in eval mode, ModelCard) from a file train wrote: model.pt (the best
+    epoch), last.pt (the last one) or a training checkpoint."""
     try:
         saved = torch.load(path, map_location=device, weights_only=True)
-        name, classes = saved["model"], saved["classes"]
-        preprocessing = Preprocessing(**saved["preprocessing"])
-    except Exception as error:
+    except Exception:
+        saved = None  # not a file torch.save wrote, or one holding code
+    if isinstance(saved, dict) and "state_dict" in saved:
+        state, card = saved["state_dict"], saved
+    elif isinstance(saved, dict) and "model_card" in saved:  # a checkpoint
+        state, card = saved["model"], saved["model_card"]
+    else:
         raise ModelError(
-            f"{path}: not a model.pt written by train ({cause(error)})"
+            f"{path}: not a model.pt, last.pt or checkpoint that train wrote"
+        )
+    card = ModelCard(
+        card["model"], card["classes"], Preprocessing(**card["preprocessing"])
+    )
+    model = build_model(card.name, len(card.classes), card.preprocessing.channels)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise ModelError(
+            f"{path}: its weights do not fit the {card.name} this code builds "
+            f"({cause(error)}); was the model edited since?"
         ) from None
-    model = build_model(name, len(classes), preprocessing.channels)
-    model.load_state_dict(saved["state_dict"])
-    return model.to(device).eval(), classes, preprocessing
+    return model.to(device).eval(), card

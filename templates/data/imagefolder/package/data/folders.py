@@ -35,6 +35,12 @@ def find_dataset(data_dir, train_csv=None, val_csv=None, val_split=0.1, seed=0):
         named_val = read_csv(val_csv) if val_csv is not None else None
     else:
         train_dir = Path(data_dir) / "train"
+        if not train_dir.is_dir() and looks_like_class_folders(data_dir):
+            raise DataError(
+                f"{data_dir} holds class folders itself; put them in "
+                f"{train_dir}/ (and validation ones in {Path(data_dir) / 'val'}/), "
+                "or pass their parent as --data-dir"
+            )
         if not train_dir.is_dir():
             raise DataError(
                 f"{data_dir} has no train folder: put the training images in "
@@ -60,22 +66,36 @@ def find_dataset(data_dir, train_csv=None, val_csv=None, val_split=0.1, seed=0):
     return Dataset(classes, *split(as_split(named_train, classes), val_split, seed))
 
 
+def looks_like_class_folders(folder):
+    """Whether `folder`, which has no train/ folder, holds neither a val/ one but
+    two or more folders of images: most likely the class folders themselves."""
+    folder = Path(folder)
+    if not folder.is_dir() or (folder / "val").is_dir():
+        return False
+    with_images = [
+        entry
+        for entry in folder.iterdir()
+        if entry.is_dir() and not entry.name.startswith(".")
+        if any(is_image_path(path) for path in walk_files(entry))
+    ]
+    return len(with_images) >= 2
+
+
 def read_class_folders(folder):
-    """{class name: image paths} of a folder of class folders. Hidden entries and
-    folders holding nothing at all are passed over; a class folder that holds
-    files but no image is an error, as is a folder without classes."""
+    """{class name: image paths} of a folder of class folders. Hidden entries are
+    passed over; a class folder without images (empty, or of other files) is an
+    error, as is a folder without classes."""
     named = {}
     for entry in sorted(Path(folder).iterdir()):
         if entry.name.startswith(".") or not entry.is_dir():
             continue
         files = list(walk_files(entry))
-        if not files:
-            continue
         images = [p for p in files if is_image_path(p)]
         if not images:
+            held = f"{len(files)} other file(s)" if files else "nothing"
             raise DataError(
-                f"class folder {entry} holds no images ({len(files)} other "
-                "file(s)); move them away or add the class's images"
+                f"class folder {entry} holds no images ({held}); add the class's "
+                "images or move the folder away"
             )
         named[entry.name] = images
     if not named:

@@ -138,6 +138,13 @@ def get_data(args, device, wanted):
     needed_gb = count * channels * size * size / 1e9
     limit_gb = min(args.cache_limit, device_memory_gb(device) / 4)
     say = print if is_main_process() else lambda *_: None
+    validated = set(dataset.val.labels)
+    unseen = [c for i, c in enumerate(dataset.classes) if i not in validated]
+    if unseen:
+        say(
+            f"warning: no validation images of {', '.join(unseen)}; macro-averaged "
+            "scores count each such class as 0"
+        )
     say(
         f"data: {len(dataset.train.paths)} training and {len(dataset.val.paths)} "
         f"validation images of {len(dataset.classes)} classes, at {size}x{size} "
@@ -204,10 +211,14 @@ def from_disk(args, dataset, read, mean, std, device):
         "pin_memory": torch.device(device).type == "cuda",
         "persistent_workers": args.workers > 0,
     }
+    batch_size = args.batch_size // get_world_size()
+    sampler = EpochSampler(
+        len(dataset.train.paths), True, args.seed, batch_size=batch_size, **share
+    )
     train = EpochDataLoader(
         ImageFiles(dataset.train.paths, dataset.train.labels, *read),
-        batch_size=args.batch_size // get_world_size(),
-        sampler=EpochSampler(len(dataset.train.paths), True, args.seed, **share),
+        batch_size=batch_size,
+        sampler=sampler,
         **options,
     )
     val = EpochDataLoader(

@@ -108,6 +108,7 @@ def make_dataloader(name, root, train, batch_size, seed, pin_memory):
             seed=seed,
             rank=get_rank(),
             world_size=get_world_size(),
+            batch_size=batch_size,
         ),
         pin_memory=pin_memory,
     )
