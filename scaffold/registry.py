@@ -326,12 +326,13 @@ CORE_FILES = (
     "package/config.py.jinja",
     "package/data/images.py",
     "package/data/loaders.py",
-    "package/distributed.py.jinja",
     "package/engine/__init__.py",
+    "package/engine/distributed.py.jinja",
     "package/engine/engine.py",
     "package/engine/events.py",
     "package/engine/supervised.py",
     "package/errors.py",
+    "package/evaluate.py.jinja",
     "package/evaluation.py.jinja",
     "package/handlers/__init__.py.jinja",
     "package/handlers/history.py",
@@ -373,6 +374,7 @@ MOVED = {
     "package/model.py": "package/model/net.py",
     "package/backbones.py": "package/model/backbones.py",
     "package/history.py": "package/handlers/history.py",
+    "package/distributed.py": "package/engine/distributed.py",
 }
 
 # Template files whose generated name differs from their own, beyond `package/`:

@@ -53,7 +53,7 @@ def test_every_project_renders_the_same_code_with_or_without_the_option(tmp_path
     assert result.exit_code == 0, result.output
     root = tmp_path / "mytrainer"
     assert read_record(root).options.distributed is True
-    assert (root / "mytrainer" / "distributed.py").is_file()
+    assert (root / "mytrainer" / "engine" / "distributed.py").is_file()
     assert (root / "tests" / "test_distributed.py").is_file()
     # torchrun is a run-time matter: the option only records the intent.
     assert render(Options(name="mytrainer", distributed=True)) == render(

@@ -278,3 +278,22 @@ def test_a_validation_folder_without_a_training_class_is_named_in_one_warning(
     warnings = [line for line in result.stdout.splitlines() if "warning" in line]
     warning = "warning: no validation images of c; macro-averaged scores count "
     assert warnings == [warning + "each such class as 0"]
+
+
+def test_evaluate_prints_the_scores_training_recorded_for_the_saved_epoch(
+    kept, mnist_root
+):
+    root, _ = kept
+    history = read_history(root / "runs/metrics.jsonl")
+    for saved, row in (("model.pt", history[0]), ("last.pt", history[-1])):
+        result = run_python(
+            [
+                *("-m", "mytrainer.evaluate", "--data-dir", str(mnist_root)),
+                *("--checkpoint", f"runs/{saved}"),
+            ],
+            cwd=root,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        line = result.stdout.splitlines()[0]
+        expected = f"accuracy {row['accuracy']:.4f}  nll {row['nll']:.4f}"
+        assert line.startswith(f"runs/{saved}: {expected}  ("), line

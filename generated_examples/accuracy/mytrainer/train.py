@@ -22,7 +22,8 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, StepLR
 
 from .config import parse_args
 from .data import DataError, get_data
-from .distributed import (
+from .engine import Events, create_supervised_evaluator, create_supervised_trainer
+from .engine.distributed import (
     broadcast_buffers,
     cleanup,
     get_rank,
@@ -31,7 +32,6 @@ from .distributed import (
     setup,
     sum_over_processes,
 )
-from .engine import Events, create_supervised_evaluator, create_supervised_trainer
 from .errors import Interrupted, RunError, UsageError, fail
 from .evaluation import by_class, validation_metrics
 from .handlers import History, check_finite_scores, stop_on_non_finite_loss
@@ -286,12 +286,17 @@ def print_by_class(record):
 
 
 def print_record(record):
-    scalars = "  ".join(
+    seconds = record["seconds"]
+    print(f"epoch {record['epoch']} validation: {scores(record)}  ({seconds:.1f}s)")
+
+
+def scores(record):
+    """The record's one-number scores as `name value` pairs, on one line."""
+    return "  ".join(
         f"{name} {value:.4f}"
         for name, value in record.items()
         if isinstance(value, float) and name != "seconds"
     )
-    print(f"epoch {record['epoch']} validation: {scalars}  ({record['seconds']:.1f}s)")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ from typing import Any
 
 import torch
 
-from ..distributed import sum_over_processes
 from ..engine import Events
+from ..engine.distributed import sum_over_processes
 
 
 class NotComputableError(RuntimeError):

@@ -16,7 +16,7 @@ import os
 import torch
 
 from ..arguments import existing_file, non_negative_int, positive_int
-from ..distributed import get_rank, get_world_size, is_main_process
+from ..engine.distributed import get_rank, get_world_size, is_main_process
 from .augment import AUGMENTATIONS, BatchAugment, Normalize
 from .folders import find_dataset
 from .image_cache import cached_images

@@ -24,7 +24,7 @@ import torch
 from torchvision import datasets, transforms
 
 from ..arguments import folder
-from ..distributed import get_rank, get_world_size
+from ..engine.distributed import get_rank, get_world_size
 from .images import Preprocessing
 from .loaders import Data, DataError, EpochDataLoader, EpochSampler, TensorLoader
 
