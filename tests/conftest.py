@@ -63,6 +63,11 @@ def serve(tmp_path):
         server.server_close()
 
 
+# What a training checkpoint holds, by key: every object a run needs to go on.
+CHECKPOINT_KEYS = (
+    *("model", "optimizer", "scheduler", "scaler", "trainer", "running_loss"),
+    *("gradients", "random_states", "model_card"),
+)
 # The line after a generated program's error about its flags (exit 2).
 HELP_HINT = "--help lists every flag and its default"
 

@@ -25,7 +25,7 @@ from scaffold.options import Options
 from scaffold.project import create
 from scaffold.registry import FEATURES, METRICS
 
-from .conftest import one_error_line, run_python
+from .conftest import CHECKPOINT_KEYS, one_error_line, run_python
 
 pytestmark = pytest.mark.slow  # trains, or runs a generated program
 
@@ -34,10 +34,6 @@ NO_NETWORK = {
     name: "http://127.0.0.1:9"  # the discard port: every connection is refused
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")
 } | {"no_proxy": "", "NO_PROXY": ""}
-CHECKPOINT_KEYS = (
-    *("model", "optimizer", "scheduler", "scaler", "trainer", "running_loss"),
-    *("gradients", "random_states", "model_card"),
-)
 
 
 class Case(NamedTuple):

@@ -30,7 +30,7 @@ from scaffold.options import Options
 from scaffold.project import create
 from scaffold.registry import METRICS
 
-from .conftest import one_error_line, read_history, run_python
+from .conftest import CHECKPOINT_KEYS, one_error_line, read_history, run_python
 
 pytestmark = pytest.mark.slow  # trains, or runs a generated program
 
@@ -261,17 +261,7 @@ def test_checkpoint_run_keeps_the_last_two_epochs_each_with_every_state(checkpoi
     last = sorted(p.name for p in folder.glob("checkpoint-*"))
     assert last == ["checkpoint-00000006.pt", "checkpoint-00000009.pt"]
     state = torch.load(folder / "checkpoint-00000009.pt", weights_only=True)
-    assert set(state) == {
-        "model",
-        "optimizer",
-        "scheduler",
-        "scaler",
-        "trainer",
-        "running_loss",
-        "gradients",
-        "random_states",
-        "model_card",
-    }
+    assert set(state) == set(CHECKPOINT_KEYS)
     assert state["trainer"] == {"iteration": 9, "epoch_length": 3, "max_epochs": 3}
     assert not list(folder.glob("*.tmp")), "a temporary file was left behind"
 
