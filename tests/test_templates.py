@@ -17,11 +17,12 @@ from scaffold.render import (
     TEMPLATE_SUFFIX,
     _environment,
     context,
+    render,
     template_paths,
     templates_dir,
 )
 
-from .conftest import REPO
+from .conftest import REPO, write_tree
 
 # Characters Windows forbids in file names, a space, and Jinja's delimiters.
 UNPORTABLE = re.compile(r'[<>:"|?*\s{}%#]')
@@ -113,3 +114,27 @@ def test_a_misspelt_template_variable_fails_the_render_instead_of_rendering_empt
 
     with pytest.raises(jinja2.UndefinedError, match="pakage"):
         template.render(context(Options(name="mytrainer")))
+
+
+@pytest.mark.parametrize("data", sorted(DATA_KINDS))
+def test_the_generated_gitignore_ignores_no_generated_file(tmp_path, data):
+    files = render(Options(name="mytrainer", data=data))
+    root = write_tree(tmp_path, files)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin"],
+        input="\n".join(files),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ignored.stdout == "", ignored.stdout
+    (root / "runs").mkdir()
+    (root / "runs/model.pt").write_bytes(b"")
+    assert (
+        subprocess.run(
+            ["git", "check-ignore", "-q", "runs/model.pt"], cwd=root, check=False
+        ).returncode
+        == 0
+    )

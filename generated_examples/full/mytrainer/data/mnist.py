@@ -1,0 +1,182 @@
+"""MNIST and Fashion-MNIST, read once through torchvision and batched as tensors.
+
+The fast path (the default) keeps each split as one normalized tensor on the training
+device and cuts batches from a permutation drawn from (seed, epoch): no per-sample
+PIL decoding or collate, and the batches of any epoch can be replayed exactly, which
+is what makes resuming mid-epoch exact. `--loader dataloader` uses the usual
+Dataset + transforms + DataLoader, for per-sample augmentation.
+
+Under torchrun both loaders give each process its share of every epoch (see
+loaders.py): together the processes visit each sample once, and evaluation sees
+each test sample exactly once, so metrics summed over processes are exact.
+
+Whatever the model, the images stay 28x28 with one channel and this dataset's
+normalization; a torchvision model repeats the channel (see model/backbones.py).
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torchvision import datasets, transforms
+
+from ..arguments import folder
+from ..engine.distributed import get_rank, get_world_size
+from .images import Preprocessing
+from .loaders import Data, DataError, EpochDataLoader, EpochSampler, TensorLoader
+
+
+class DatasetInfo(NamedTuple):
+    torchvision_class: type
+    mean: float  # of the training set's pixel values, scaled to [0, 1]
+    std: float
+
+
+DATASETS = {
+    "mnist": DatasetInfo(datasets.MNIST, 0.1307, 0.3081),
+    "fashion-mnist": DatasetInfo(datasets.FashionMNIST, 0.2860, 0.3530),
+}
+
+
+class DatasetNotFound(DataError):
+    """The dataset files are absent and could not be downloaded."""
+
+
+def load_dataset(name, root, train, transform=None):
+    dataset_class = DATASETS[name].torchvision_class
+    try:
+        return dataset_class(root, train=train, transform=transform, download=False)
+    except RuntimeError:
+        download(name, root)  # not on disk yet, or a file of it is cut short
+    return dataset_class(root, train=train, transform=transform, download=False)
+
+
+def download(name, root):
+    """Fetch the dataset into `root`, which is left untouched when that fails.
+
+    torchvision creates its folders before downloading; a failed download would
+    leave an empty `<root>/MNIST/raw` behind, so it runs in a temporary folder and
+    only a complete dataset goes into `root`, a file at a time: each is copied under
+    a temporary name and renamed, so that no reader (another process under
+    torchrun, a later run) ever sees a file cut short. Files already there, whole
+    or not, are replaced.
+    """
+    dataset_class = DATASETS[name].torchvision_class
+    raw = Path(root) / dataset_class.__name__ / "raw"
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            dataset_class(scratch, train=True, download=True)
+        except Exception as error:
+            # torchvision's message has a line per mirror; the last holds the cause.
+            lines = [line for line in str(error).splitlines() if line.strip()]
+            reason = lines[-1] if lines else repr(error)
+            raise DatasetNotFound(
+                f"{name} is not in {raw} (as readable IDX files, e.g. "
+                f"train-images-idx3-ubyte) and downloading it failed: {reason}; "
+                "copy the files there, or retry online"
+            ) from None
+        raw.mkdir(parents=True, exist_ok=True)
+        for path in (Path(scratch) / dataset_class.__name__ / "raw").iterdir():
+            copying = raw / f"{path.name}.partial"
+            shutil.copyfile(path, copying)
+            os.replace(copying, raw / path.name)
+
+
+def load_as_tensors(name, root, train, device):
+    """One split as (images, labels): (N, 1, 28, 28) normalized floats and (N,) ints."""
+    dataset = load_dataset(name, root, train)
+    mean, std = DATASETS[name].mean, DATASETS[name].std
+    images = dataset.data.to(device).unsqueeze(1).float().div_(255).sub_(mean).div_(std)
+    return images, dataset.targets.to(device)
+
+
+def make_dataloader(name, root, train, batch_size, seed, pin_memory):
+    mean, std = DATASETS[name].mean, DATASETS[name].std
+    transform = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((mean,), (std,))]
+    )
+    dataset = load_dataset(name, root, train, transform)
+    return EpochDataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=EpochSampler(
+            len(dataset),
+            shuffle=train,
+            seed=seed,
+            rank=get_rank(),
+            world_size=get_world_size(),
+            batch_size=batch_size,
+        ),
+        pin_memory=pin_memory,
+    )
+
+
+def get_data_loaders(
+    name, root, batch_size, eval_batch_size, seed=0, device="cpu", loader="tensor"
+):
+    """Return (train_loader, test_loader); only the training set is shuffled.
+
+    batch_size is the global batch: each process takes an equal part of it, so the
+    training recipe does not change with the number of processes. eval_batch_size
+    is per process.
+    """
+    if batch_size % get_world_size():
+        raise ValueError(
+            f"expected a batch size divisible by the {get_world_size()} processes, "
+            f"got {batch_size}"
+        )
+    batch_size //= get_world_size()
+    if loader == "dataloader":
+        pin_memory = torch.device(device).type == "cuda"
+        return (
+            make_dataloader(name, root, True, batch_size, seed, pin_memory),
+            make_dataloader(name, root, False, eval_batch_size, seed, pin_memory),
+        )
+    share = {"rank": get_rank(), "world_size": get_world_size()}
+    train = TensorLoader(
+        *load_as_tensors(name, root, True, device),
+        batch_size,
+        shuffle=True,
+        seed=seed,
+        **share,
+    )
+    test = TensorLoader(
+        *load_as_tensors(name, root, False, device), eval_batch_size, **share
+    )
+    return train, test
+
+
+def add_arguments(parser):
+    """The flags that say what to train on."""
+    parser.add_argument(
+        "--data-dir", type=folder, default="data", help="dataset root folder"
+    )
+    parser.add_argument(
+        "--dataset", choices=sorted(DATASETS), default="mnist", help="what to train on"
+    )
+    parser.add_argument(
+        "--loader",
+        choices=["tensor", "dataloader"],
+        default="tensor",
+        help="tensor: in-memory batches (fast); dataloader: Dataset + DataLoader",
+    )
+
+
+def get_data(args, device, wanted):
+    """The training and validation loaders, the class names and the preprocessing
+    that predict repeats; `wanted`, the model's own preprocessing, does not apply."""
+    train, val = get_data_loaders(
+        args.dataset,
+        args.data_dir,
+        args.batch_size,
+        args.eval_batch_size,
+        seed=args.seed,
+        device=device,
+        loader=args.loader,
+    )
+    info = DATASETS[args.dataset]
+    preprocessing = Preprocessing(1, 28, 28, (info.mean,), (info.std,))
+    return Data(train, val, list(info.torchvision_class.classes), preprocessing)
