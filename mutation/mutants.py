@@ -87,6 +87,28 @@ MUTANTS = (
         tests=("tests/test_update.py::test_crlf_file_keeps_crlf_and_merges",),
     ),
     Mutant(
+        name="update-move-drops-an-unchanged-file",
+        description="a file the templates moved but did not change is removed from "
+        "its old path and never written at its new one",
+        file=UPDATE,
+        old="        return self.moved or self.before != self.after\n",
+        new="        return self.before != self.after\n",
+        tests=(
+            "tests/test_update_moves.py::test_an_unedited_moved_file_lands_at_its_new_path_as_rendered",
+        ),
+    ),
+    Mutant(
+        name="update-move-leaves-the-old-file",
+        description="a moved file is written at its new path and also left at its "
+        "old one, so the package holds both",
+        file=UPDATE,
+        old="            if change.moved:\n                transaction.stage(change.path, None)\n",
+        new="",
+        tests=(
+            "tests/test_update_moves.py::test_an_edited_moved_file_keeps_the_edit_at_its_new_path",
+        ),
+    ),
+    Mutant(
         name="update-overwrites-a-file-the-user-created",
         description="a file the user created where the templates now add one merges "
         "against itself instead of an empty base: the template's version wins",

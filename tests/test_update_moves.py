@@ -1,0 +1,108 @@
+"""Files the templates moved between releases: `update` carries the user's version
+of each to its new path (merged with the template's changes), removes the old one
+and says so; a move it cannot make safely leaves the user's files where they are.
+
+The project is tests/fixtures/flat_layout/digits: written by the last release with
+every module at the package's top, then edited (see test_update_from_release.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scaffold.cli import app
+from scaffold.options import Options
+from scaffold.render import render
+
+from .conftest import REPO
+
+runner = CliRunner()
+FIXTURE = REPO / "tests/fixtures/flat_layout/digits"
+ENGINE, NEW_ENGINE = "digits/engine.py", "digits/engine/engine.py"
+SUPERVISED, NEW_SUPERVISED = "digits/supervised.py", "digits/engine/supervised.py"
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    root = tmp_path / "digits"
+    shutil.copytree(FIXTURE, root)
+    return root
+
+
+def section(output: str, action: str) -> list[str]:
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{action}: "))
+    found = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  "):
+            break
+        found.append(line.strip())
+    return found
+
+
+def test_an_unedited_moved_file_lands_at_its_new_path_as_rendered(project):
+    result = runner.invoke(app, ["update", str(project)])
+
+    assert f"{SUPERVISED} -> {NEW_SUPERVISED}" in section(result.stdout, "moved")
+    assert not (project / SUPERVISED).exists()
+    expected = render(Options(name="digits"))[NEW_SUPERVISED]
+    assert (project / NEW_SUPERVISED).read_text() == expected
+
+
+def test_an_edited_moved_file_keeps_the_edit_at_its_new_path(project):
+    mine = "def iterations_left(engine):"
+    assert mine in (project / ENGINE).read_text()
+
+    result = runner.invoke(app, ["update", str(project)])
+
+    assert f"{ENGINE} -> {NEW_ENGINE}" in section(result.stdout, "moved")
+    assert mine in (project / NEW_ENGINE).read_text()
+    assert not (project / ENGINE).exists()
+
+
+def test_a_moved_file_the_user_deleted_stays_deleted(project):
+    (project / SUPERVISED).unlink()
+
+    result = runner.invoke(app, ["update", str(project)])
+
+    assert f"{SUPERVISED} -> {NEW_SUPERVISED}" in section(result.stdout, "deleted")
+    assert not (project / SUPERVISED).exists()
+    assert not (project / NEW_SUPERVISED).exists()
+
+
+def test_a_moved_file_keeps_its_crlf_line_endings(project):
+    text = (project / ENGINE).read_bytes()
+    (project / ENGINE).write_bytes(text.replace(b"\n", b"\r\n"))
+
+    runner.invoke(app, ["update", str(project)])
+
+    moved = (project / NEW_ENGINE).read_bytes()
+    assert moved.count(b"\r\n") == moved.count(b"\n") > 0
+
+
+def test_a_file_already_at_the_new_path_is_not_overwritten_by_the_move(project):
+    (project / NEW_ENGINE).parent.mkdir()
+    (project / NEW_ENGINE).write_text("# mine, before the templates put one here\n")
+
+    result = runner.invoke(app, ["update", str(project)])
+
+    # No move: the new path merges against nothing, the old file is the user's.
+    assert NEW_ENGINE in section(result.stdout, "conflicted")
+    assert (
+        "# mine, before the templates put one here"
+        in (project / NEW_ENGINE).read_text()
+    )
+    assert ENGINE in section(result.stdout, "kept")
+    assert (project / ENGINE).is_file()
+
+
+def test_diff_shows_a_move_from_the_old_path_to_the_new(project):
+    result = runner.invoke(app, ["diff", str(project)])
+
+    assert result.exit_code == 0, result.output
+    assert f"--- a/{ENGINE}\n+++ b/{NEW_ENGINE}\n" in result.stdout
+    assert not (project / NEW_ENGINE).exists()
