@@ -109,6 +109,27 @@ MUTANTS = (
         ),
     ),
     Mutant(
+        name="ui-token-accepts-a-prefix",
+        description="the ui takes any leading part of its token for the token",
+        file="scaffold/ui/server.py",
+        old="        if not hmac.compare_digest(given.encode(), self.server.token.encode()):\n",
+        new="        if not given or not self.server.token.startswith(given):\n",
+        tests=("tests/test_ui_locks.py::test_no_near_miss_of_the_token_opens_the_api",),
+    ),
+    Mutant(
+        name="ui-origin-accepts-a-look-alike",
+        description="the ui takes any Origin that starts like its own address "
+        "(http://127.0.0.1:PORT.evil.example)",
+        file="scaffold/ui/server.py",
+        old="        if origin is not None and origin.lower() not in self.server.trusted_origins:\n",
+        new="        if origin is not None and not origin.lower().startswith(\n"
+        "            tuple(self.server.trusted_origins)\n"
+        "        ):\n",
+        tests=(
+            "tests/test_ui_locks.py::test_an_origin_that_only_looks_like_this_page_is_refused",
+        ),
+    ),
+    Mutant(
         name="update-overwrites-a-file-the-user-created",
         description="a file the user created where the templates now add one merges "
         "against itself instead of an empty base: the template's version wins",
