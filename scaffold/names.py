@@ -72,6 +72,7 @@ class Project:
                 parts = PurePosixPath(path).with_suffix("").parts
                 self.modules[".".join(parts).removesuffix(".__init__")] = path
         self.trees: dict[str, ast.Module] = {}
+        self.bound: dict[str, set[str] | None] = {}
 
     def tree(self, path: str) -> ast.Module:
         if path not in self.trees:
@@ -79,13 +80,18 @@ class Project:
             self.trees[path] = ast.parse(text, filename=path)
         return self.trees[path]
 
-    def defines(self, module: str) -> set[str]:
-        """The names a module of the project binds at its top level; all names
-        for one that does not parse (its own problem is reported apart)."""
+    def defines(self, module: str) -> set[str] | None:
+        """The names a module of the project binds at its top level; None for one
+        that does not parse (its own problem is reported apart)."""
+        if module not in self.bound:
+            self.bound[module] = self.top_level_names(module)
+        return self.bound[module]
+
+    def top_level_names(self, module: str) -> set[str] | None:
         try:
             tree = self.tree(self.modules[module])
         except (SyntaxError, ValueError):
-            return AnyName()
+            return None
         names = set()
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -123,15 +129,10 @@ class Project:
             defined = self.defines(target)
             for alias in node.names:
                 name = alias.name
-                if name == "*" or name in defined or f"{target}.{name}" in self.modules:
+                if defined is None or name == "*" or name in defined:
+                    continue
+                if f"{target}.{name}" in self.modules:  # a submodule
                     continue
                 message = f"imports {name} from {target}, which does not define it"
                 problems.append(Problem(path, node.lineno, message))
         return problems
-
-
-class AnyName(set):
-    """Every name: what a module that does not parse is taken to define."""
-
-    def __contains__(self, name: object) -> bool:
-        return True

@@ -20,8 +20,7 @@ import torch
 from .arguments import (
     ArgumentParser,
     HelpFormatter,
-    available_device,
-    existing_file,
+    add_saved_model_arguments,
     positive_int,
 )
 from .data.images import ImageError, find_images, load_image, normalize
@@ -35,24 +34,13 @@ def parse_args(argv=None):
         formatter_class=HelpFormatter,
     )
     parser.add_argument("paths", nargs="+", help="image files and folders")
-    parser.add_argument(
-        "--checkpoint",
-        type=existing_file,
-        required=True,
-        help="a run's model.pt (its best epoch), last.pt or checkpoints/*.pt",
-    )
+    add_saved_model_arguments(parser)
     parser.add_argument(
         "--topk", type=positive_int, default=1, help="guesses to show per image"
     )
     parser.add_argument("--output", help="also write the guesses to this CSV file")
     parser.add_argument(
         "--batch-size", type=positive_int, default=64, help="images per forward pass"
-    )
-    parser.add_argument(
-        "--device",
-        type=available_device,
-        default="cuda" if torch.cuda.is_available() else "cpu",
-        help="torch device to run on",
     )
     return parser.parse_args(argv)
 

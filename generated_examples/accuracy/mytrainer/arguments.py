@@ -133,3 +133,20 @@ def model_name(text):
             f"{', '.join(close)}), got {text}"
         )
     return text
+
+
+def add_saved_model_arguments(parser):
+    """--checkpoint and --device: the flags of every program that uses a model
+    train saved (predict, evaluate)."""
+    parser.add_argument(
+        "--checkpoint",
+        type=existing_file,
+        required=True,
+        help="a run's model.pt (its best epoch), last.pt or checkpoints/*.pt",
+    )
+    parser.add_argument(
+        "--device",
+        type=available_device,
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="torch device to run on",
+    )

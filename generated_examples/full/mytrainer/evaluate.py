@@ -10,13 +10,10 @@ as training prints them, per class too.
 
 import time
 
-import torch
-
 from .arguments import (
     ArgumentParser,
     HelpFormatter,
-    available_device,
-    existing_file,
+    add_saved_model_arguments,
     positive_int,
     seed,
 )
@@ -34,23 +31,12 @@ def parse_args(argv=None):
         formatter_class=HelpFormatter,
     )
     add_data_arguments(parser)
-    parser.add_argument(
-        "--checkpoint",
-        type=existing_file,
-        required=True,
-        help="a run's model.pt (its best epoch), last.pt or checkpoints/*.pt",
-    )
+    add_saved_model_arguments(parser)
     parser.add_argument(
         "--eval-batch-size", type=positive_int, default=500, help="evaluation batch"
     )
     parser.add_argument(
         "--seed", type=seed, default=0, help="the --seed of the run, for --val-split"
-    )
-    parser.add_argument(
-        "--device",
-        type=available_device,
-        default="cuda" if torch.cuda.is_available() else "cpu",
-        help="torch device to run on",
     )
     args = parser.parse_args(argv)
     args.batch_size = args.eval_batch_size  # of the training loader, left unused
