@@ -1,13 +1,15 @@
-"""Every render-time option set, exhaustively: rendered, compiled, black- and
-ruff-clean, free of template residue, and imported.
+"""Every render-time choice, rendered, compiled, black- and ruff-clean, free of
+template residue, and imported.
 
-Render-time choices are the metrics (127 non-empty subsets), the kind of data (2)
-and the features that add files (2**5 on/off sets): 8,128 option sets. Run-time options (cuda, amp,
-distributed, the schedule) render the same code and are checked to. Each rendered
-file depends on the metrics or on the features, never on both (asserted below), so
-most files come out the same for many option sets: each distinct text is linted
-once, and importing every metric subset with every feature on, and every feature
-set with every metric, imports every distinct file beside each file it imports.
+Render-time choices are the metrics (127 non-empty subsets), the kind of data and
+the features that add files (every on/off set). Each rendered file depends on the
+metrics or on the features and data, never on both (asserted below), so a cross of
+the two covers every file text that any option set can produce: every metric subset
+with each data kind and the features all off and all on, and every feature set with
+a few metric sets. Run-time options (cuda, amp, distributed, the schedule) render
+the same code and are checked to. Each distinct text is linted once, and importing
+every metric subset with every feature on, and every feature set with every metric,
+imports every distinct file beside each file it imports.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from scaffold.render import _code_too_long, format_python, render
 
 from .conftest import write_tree
 
-pytestmark = pytest.mark.slow  # renders all 8,128 option sets
+pytestmark = pytest.mark.slow  # renders every metric set and feature set
 
 FEATURE_NAMES = [name for name, spec in FEATURES.items() if spec.render_time]
 # The data kind chooses files as the features do: it counts among them here.
@@ -57,17 +59,48 @@ def option_set(metrics, features, name=NAME) -> Options:
     return Options(name=name, metrics=metrics, **features)
 
 
+EXTREMES = [
+    dict(zip(RENDER_TIME, (data, *[flag] * len(FEATURE_NAMES)), strict=True))
+    for data in DATA_KINDS
+    for flag in (False, True)
+]
+# A few metric sets for each feature set: one metric, one that needs the shared
+# classification module, and all of them.
+FEW_METRIC_SETS = [("accuracy",), ("nll", "f1"), ALL_METRICS]
+CROSS = [
+    *((metrics, features) for metrics in METRIC_SETS for features in EXTREMES),
+    *((metrics, features) for features in FEATURE_SETS for metrics in FEW_METRIC_SETS),
+]
+
+
 @pytest.fixture(scope="module")
 def distinct_files() -> dict[tuple[str, str], tuple[Options, ...]]:
-    """Every distinct (path, text) of all 8,128 renders, with the option sets
-    that produce it."""
+    """Every distinct (path, text) of the cross of metric sets and feature sets,
+    with the option sets that produce it."""
     found = defaultdict(list)
-    for metrics in METRIC_SETS:
-        for features in FEATURE_SETS:
-            options = option_set(metrics, features)
-            for path, text in render(options).items():
-                found[path, text].append(options)
+    for metrics, features in dict.fromkeys(
+        (metrics, tuple(features.items())) for metrics, features in CROSS
+    ):
+        options = option_set(metrics, dict(features))
+        for path, text in render(options).items():
+            found[path, text].append(options)
     return {key: tuple(value) for key, value in found.items()}
+
+
+def test_the_cross_renders_every_metric_set_and_every_feature_set():
+    crossed = {(metrics, tuple(features.items())) for metrics, features in CROSS}
+    assert {metrics for metrics, _ in crossed} == set(METRIC_SETS)
+    assert {features for _, features in crossed} == {
+        tuple(features.items()) for features in FEATURE_SETS
+    }
+    # Each metric set meets at least two feature sets and each feature set at
+    # least two metric sets, so a file that varies with both shows it.
+    by_metrics, by_features = defaultdict(set), defaultdict(set)
+    for metrics, features in crossed:
+        by_metrics[metrics].add(features)
+        by_features[features].add(metrics)
+    assert min(map(len, by_metrics.values())) >= 2
+    assert min(map(len, by_features.values())) >= 2
 
 
 def test_exactly_the_features_that_add_files_are_render_time_choices():
