@@ -326,6 +326,7 @@ CORE_FILES = (
     "package/config.py.jinja",
     "package/data/images.py",
     "package/data/loaders.py",
+    "package/data/sizing.py",
     "package/engine/__init__.py",
     "package/engine/distributed.py.jinja",
     "package/engine/engine.py",

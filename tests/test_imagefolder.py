@@ -545,6 +545,13 @@ CASES = [
         "convnext_tiny cannot take 16x16 images (",
     ),
     Case(
+        "resnet18-at-8-pixels",
+        ("--model", "resnet18", "--image-size", "8"),
+        1,
+        "resnet18 makes images 32 times smaller: below 16x16 its last stages see a "
+        "single pixel; choose a larger --image-size",
+    ),
+    Case(
         "pretrained-weights-not-downloaded",
         ("--model", "resnet18", "--pretrained"),
         1,

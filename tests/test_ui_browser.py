@@ -123,6 +123,12 @@ class Page:
     def code(self) -> str:
         return self.text("#code")
 
+    def api_calls(self) -> list[str]:
+        return self.driver.execute_script(
+            "return performance.getEntriesByType('resource')"
+            ".map((entry) => entry.name).filter((name) => name.includes('/api/'))"
+        )
+
     def toggle(self, input_id: str) -> None:
         self.find(f"label[for='{input_id}']").click()
 
@@ -152,6 +158,9 @@ def test_preview_follows_the_options_and_create_writes_a_working_project(
     page = Page(browser, server.url)
     assert "mytrainer/train.py" in page.files()
     assert page.text("#viewer-title") == "mytrainer/train.py"
+    assert "def train(" in page.code()
+    # The first paint came with the page: no call to the API was needed for it.
+    assert page.api_calls() == []
     page.shot("1-new-defaults")
 
     page.open_file("mytrainer/metrics/__init__.py")
@@ -209,7 +218,9 @@ def test_update_preview_and_apply_keep_the_users_edit(browser, serve, tmp_path):
 
     server = serve(root)
     page = Page(browser, server.url)
-    page.until(lambda: "up to date" in page.text("#plan-summary"))
+    assert "up to date" in page.text("#plan-summary")  # in the first paint
+    assert page.code().endswith("# my own note")
+    assert page.text("#viewer-label") == "your file: update leaves it as it is"
     assert page.attribute("#name", "readonly") is not None
     assert page.attribute("#update", "disabled") is not None
     page.shot("5-update-start")
@@ -223,6 +234,15 @@ def test_update_preview_and_apply_keep_the_users_edit(browser, serve, tmp_path):
     page.find("#report .file[data-path='edited/train.py']").click()
     page.until(lambda: page.text("#viewer-title") == "diff: edited/train.py")
     page.shot("6-update-preview")
+    # The code pane shows the user's file as update leaves it, and its diff.
+    page.find("#diff-toggle").click()
+    page.until(lambda: page.text("#viewer-title") == "edited/train.py")
+    assert page.code().endswith("# my own note")
+    assert "Checkpointer(" in page.code()
+    assert page.text("#viewer-label").startswith("your file after update")
+    page.shot("6b-update-merged-file")
+    page.find("#diff-toggle").click()
+    page.until(lambda: page.text("#viewer-title") == "diff: edited/train.py")
     assert snapshot(root) == snapshot(twin)  # the preview wrote nothing
 
     page.find("#update").click()

@@ -415,6 +415,88 @@ def test_update_preview_is_scaffold_diff_and_update_keeps_the_edit(
     assert post(server, "/api/plan", {"options": options}).json["up_to_date"] is True
 
 
+def test_update_mode_shows_each_file_as_the_project_holds_it_after_update(
+    serve, tmp_path, edited
+):
+    """Not the template: the user's file, merged as update would write it."""
+    server = serve(edited)
+    options = {**Options(name="webtrainer").to_record(), "checkpoint": True}
+    twin = tmp_path / "twin"
+    shutil.copytree(edited, twin)
+    assert runner.invoke(app, ["update", str(twin), "--checkpoint"]).exit_code == 0
+    shown = {}
+    for path in ("train.py", "handlers/checkpoint.py", "engine/engine.py"):
+        body = {"options": options, "path": f"webtrainer/{path}"}
+        answer = post(server, "/api/render", body).json
+        assert answer["text"] == (twin / "webtrainer" / path).read_text(), path
+        shown[path] = answer["source"], answer["label"]
+    assert shown["train.py"][0] == "merged"
+    assert shown["train.py"][1].startswith("your file after update")
+    assert shown["handlers/checkpoint.py"][0] == "created"
+    assert shown["engine/engine.py"] == (
+        "yours",
+        "your file: update leaves it as it is",
+    )
+    assert answer["plan"] == post(server, "/api/plan", {"options": options}).json
+
+    # With the recorded options nothing changes: every file is the user's.
+    same = {"options": read_record(edited).options.to_record()}
+    answer = post(server, "/api/render", same).json
+    assert answer["text"].endswith("# my own note\n")
+    assert answer["source"] == "yours" and answer["plan"]["up_to_date"]
+
+
+def test_update_mode_shows_a_conflict_and_a_deleted_file_as_they_will_be(serve, edited):
+    edit_where_the_update_changes(edited, "webtrainer/train.py", {"checkpoint": True})
+    (edited / "webtrainer" / "evaluate.py").unlink()
+    server = serve(edited)
+    options = {**Options(name="webtrainer").to_record(), "checkpoint": True}
+    train = post(server, "/api/render", {"options": options}).json
+    assert train["source"] == "conflicted"
+    assert "<<<<<<< your version" in train["text"] and "# my own lines" in train["text"]
+    body = {"options": options, "path": "webtrainer/evaluate.py"}
+    deleted = post(server, "/api/render", body).json
+    assert deleted["source"] == "deleted"
+    rendered = render(Options.from_record(options))["webtrainer/evaluate.py"]
+    assert deleted["text"] == rendered
+
+
+def page_state(server: UiServer) -> dict:
+    """The first view the page arrives with, read from its HTML."""
+    answer = call(server, "GET", f"/?token={server.token}", token=None)
+    assert answer.status == 200
+    html = answer.body.decode()
+    start = html.index('<script id="initial" type="application/json">')
+    text = html[html.index(">", start) + 1 : html.index("</script>", start)]
+    return json.loads(text)
+
+
+def test_the_page_arrives_with_its_schema_tree_and_code(serve, tmp_path, edited):
+    state = page_state(serve())
+    assert state["schema"] == call(serve(), "GET", "/api/schema").json | {
+        "output_dir": state["schema"]["output_dir"]
+    }
+    files = render(Options(name="mytrainer"))
+    assert [f["path"] for f in state["view"]["files"]] == list(files)
+    assert state["view"]["text"] == files["mytrainer/train.py"]
+
+    updating = page_state(serve(edited))
+    assert updating["schema"]["mode"] == "update"
+    assert updating["view"]["text"].endswith("# my own note\n")
+    assert updating["view"]["plan"]["up_to_date"] is True
+
+
+def test_a_file_cannot_break_out_of_the_page_it_is_shown_in(serve, edited):
+    hostile = "</script><script>alert(document.cookie)</script><!--&\u2028\n"
+    with open(edited / "webtrainer" / "train.py", "a") as train:
+        train.write(f"# {hostile}")
+    server = serve(edited)
+    html = call(server, "GET", f"/?token={server.token}", token=None).body.decode()
+    assert "alert" in html and "<script>alert" not in html
+    assert html.count("</script>") == 2  # the page's own two scripts
+    assert page_state(server)["view"]["text"].endswith(f"# {hostile}")
+
+
 def edit_where_the_update_changes(root: Path, path: str, changes: dict) -> None:
     """Rewrite, in the user's copy, the lines around the first template change."""
     base = (root / ".scaffold" / "base" / path).read_text().splitlines(keepends=True)

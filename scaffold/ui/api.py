@@ -116,9 +116,27 @@ def project_path(text: Any) -> str:
     return text
 
 
-def preview(body: dict[str, Any]) -> dict[str, Any]:
+# What the code pane says of a file in update mode, by where its text comes from:
+# what the file holds after the update, not the template, so an edit stays in view.
+PROJECT_VIEWS = {
+    "yours": "your file: update leaves it as it is",
+    "merged": "your file after update: your edits with the template changes merged",
+    "moved": "your file after update, at its new path, your edits merged",
+    "conflicted": "your file after update: resolve the blocks between <<<<<<< "
+    "and >>>>>>>",
+    "updated": "after update: the template's new version (you had not edited it)",
+    "created": "after update: new in the templates",
+    "deleted": "deleted in your project, and update leaves it so: the template's "
+    "version",
+    "skipped": "not plain text in your project, so update leaves it and writes this "
+    "version beside it",
+}
+
+
+def preview(workspace: Workspace, body: dict[str, Any]) -> dict[str, Any]:
     """The rendered file list and one file's text (body["path"], else train.py);
-    with body["all"], every file's text."""
+    with body["all"], every file's text. In update mode, that file as the project
+    would hold it after the update, labelled, and the update's plan."""
     wanted = body.get("path")
     selected = project_path(wanted) if wanted is not None else None
     options = requested_options(body)
@@ -135,7 +153,47 @@ def preview(body: dict[str, Any]) -> dict[str, Any]:
     }
     if body.get("all"):
         answer["texts"] = files
+    if workspace.project is not None:
+        try:
+            chosen = plan_update(workspace.project, update_changes(workspace, body))
+        except ScaffoldError as error:  # the page shows it where the plan goes
+            answer["plan_error"] = str(error)
+        else:
+            source, text = project_view(chosen, selected, files[selected])
+            answer.update(
+                text=text,
+                source=source,
+                label=PROJECT_VIEWS[source],
+                plan=describe(chosen),
+            )
     return answer
+
+
+def project_view(chosen: Plan, path: str, rendered: str) -> tuple[str, str]:
+    """(where the text comes from, the text) of a generated file as the project
+    holds it once `chosen` is applied."""
+    for change in chosen.changes:
+        if change.target == path and change.after is not None:
+            return change.action, change.after.decode("utf-8", errors="replace")
+        if change.path == path and change.action in ("deleted", "skipped"):
+            return change.action, rendered
+    try:
+        return "yours", (chosen.root / path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return "skipped", rendered
+    except FileNotFoundError:
+        return "deleted", rendered
+
+
+def initial_state(workspace: Workspace) -> dict[str, Any]:
+    """What the page shows first, served inside it so that its first paint needs
+    no other request: the schema, and the view of its starting options."""
+    start = schema(workspace)
+    try:
+        view = preview(workspace, {"options": start["options"]})
+    except ScaffoldError:
+        view = None  # the page asks, and shows why
+    return {"schema": start, "view": view}
 
 
 def create_project(workspace: Workspace, body: dict[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,7 @@ PAGE_FILES = {
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
 }
 TOKEN_MARK = "__TOKEN__"  # where index.html takes the token
+INITIAL_MARK = "__INITIAL__"  # where it takes what it shows first
 MAX_BODY = 1 << 20  # bytes; options are a few hundred
 HEADERS = {
     "Cache-Control": "no-store",
@@ -108,6 +109,15 @@ def serve(server: UiServer) -> None:
     finally:
         with server.disk:
             server.server_close()
+
+
+def script_json(value: Any) -> bytes:
+    """JSON to put inside a <script> element: ASCII, with no `<`, `>` or `&` that
+    a file's text could use to close the element."""
+    text = json.dumps(value)  # ensure_ascii: U+2028 and U+2029 escaped too
+    for character in "<>&":
+        text = text.replace(character, f"\\u{ord(character):04x}")
+    return text.encode()
 
 
 class HttpError(Exception):
@@ -194,6 +204,10 @@ class Handler(BaseHTTPRequestHandler):
         data = (STATIC / name).read_bytes()
         # The page's own links carry the token, which the address just proved.
         data = data.replace(TOKEN_MARK.encode(), self.server.token.encode())
+        if path == "/":
+            with self.server.disk:
+                initial = api.initial_state(self.server.workspace)
+            data = data.replace(INITIAL_MARK.encode(), script_json(initial), 1)
         self.send(200, kind, data)
 
     def send_json(self, status: int, value: Any) -> None:
@@ -214,7 +228,9 @@ class Handler(BaseHTTPRequestHandler):
         the address and errors."""
 
     def render(self, body: dict[str, Any]) -> None:
-        self.send_json(200, api.preview(body))
+        with self.server.disk:  # in update mode it reads the project
+            answer = api.preview(self.server.workspace, body)
+        self.send_json(200, answer)
 
     def create(self, body: dict[str, Any]) -> None:
         with self.server.disk:

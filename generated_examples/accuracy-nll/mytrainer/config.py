@@ -51,7 +51,11 @@ def parse_args(argv=None):
         default="runs",
         help="where results go: a folder per run",
     )
-    parser.add_argument("--epochs", type=positive_int, default=1, help="to train")
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        help="to train (default: 1, more on a small training set: see data/sizing.py)",
+    )
     parser.add_argument(
         "--epoch-length",
         type=positive_int,
@@ -61,9 +65,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--batch-size",
         type=positive_int,
-        default=128,
-        help="training batch, shared out among the processes under torchrun; an "
-        "epoch's last batch of a single sample is left out (BatchNorm needs two)",
+        help="training batch, shared out among the processes under torchrun "
+        "(default: 128, smaller on a small training set); an epoch's last batch of "
+        "a single sample is left out (BatchNorm needs two)",
     )
     parser.add_argument(
         "--eval-batch-size", type=positive_int, default=500, help="evaluation batch"
@@ -189,7 +193,7 @@ def parse_args(argv=None):
         )
     # torchrun tells each process the number of processes before they join.
     processes = int(os.environ.get("WORLD_SIZE", "1"))
-    if args.batch_size % processes:
+    if args.batch_size and args.batch_size % processes:
         parser.error(
             f"argument --batch-size: expected a multiple of the {processes} "
             f"processes, which share each batch, got {args.batch_size}"

@@ -15,7 +15,7 @@ from mytrainer.data.folders import (
     read_csv,
     split,
 )
-from mytrainer.data.image_cache import cache_key, cached_images
+from mytrainer.data.image_cache import cache_key, cached_images, prune
 from mytrainer.data.images import normalize
 from mytrainer.data.loaders import DataError, TensorLoader
 
@@ -356,3 +356,33 @@ def test_cached_images_decode_once_and_name_unreadable_files_every_time(
         f"warning: skipped {broken}: not an image Pillow can read",
         "warning: 1 of 4 images could not be read",
     ]
+
+
+def test_the_cache_keeps_the_most_recently_used_files_within_its_bound(tmp_path):
+    sizes = {"a": 400, "b": 300, "c": 200, "d": 100, "e": 50}  # a: the newest
+    for age, (name, size) in enumerate(sizes.items()):
+        path = tmp_path / f"{name}.pt"
+        path.write_bytes(b"x" * size)
+        os.utime(path, (1000 - age, 1000 - age))
+    (tmp_path / "notes.txt").write_text("not a cache file")
+
+    prune(tmp_path, limit_bytes=750)
+
+    # a and b stay whatever their size (a run's two files); c passes the bound.
+    left = sorted(path.name for path in tmp_path.iterdir())
+    assert left == ["a.pt", "b.pt", "notes.txt"]
+
+
+def test_reading_a_cache_file_makes_it_the_last_to_go(tmp_path):
+    paths = [write_image(tmp_path / f"{i}.png", value=i) for i in range(2)]
+    cache = tmp_path / "cache"
+    cached_images(paths[:1], [0], 1, 4, 4, cache, workers=0)
+    cached_images(paths, [0, 1], 1, 4, 4, cache, workers=0)
+    first, second = sorted(cache.iterdir(), key=lambda path: path.stat().st_mtime)
+    os.utime(first, (1, 1))
+    os.utime(second, (2, 2))
+    cached_images(paths[:1], [0], 1, 4, 4, cache, workers=0)  # read, not decoded
+
+    prune(cache, limit_bytes=0, keep=1)
+
+    assert list(cache.iterdir()) == [first]

@@ -1,14 +1,15 @@
 "use strict";
-// The page of `scaffold ui`: a form built from /api/schema (so a new metric,
+// The page of `scaffold ui`: a form built from the schema (so a new metric,
 // feature or data kind appears here without a change), and a file tree and code
 // pane that follow the form. Every API call carries the run's token in a header.
 
 const token = document.querySelector('meta[name="scaffold-token"]').content;
 const byId = (id) => document.getElementById(id);
 
-let schema = null; // GET /api/schema: the registry and the starting options
+let schema = null; // the registry and the starting options (as GET /api/schema)
 let viewing = { diff: null, path: null }; // the code pane: a file, or a diff (path "" = all)
-let lastPlan = null; // in update mode, the last /api/plan answer
+let lastPlan = null; // in update mode, the plan of the last /api/render answer
+let lastView = null; // the last /api/render answer
 let lastFiles = null; // the file list of the last render, to mark what a change adds
 let lastOptions = null; // the options of that render, as JSON
 let added = new Set(); // files the last change of options added
@@ -152,12 +153,13 @@ function chosenOptions() {
 async function refresh() {
   const number = ++latest;
   const options = chosenOptions();
-  const updating = schema.mode === "update";
-  const [view, plan] = await Promise.all([
-    call("/api/render", { options, path: viewing.path }).catch((error) => error),
-    updating ? call("/api/plan", { options }).catch((error) => error) : null,
-  ]);
+  const view = await call("/api/render", { options, path: viewing.path }).catch((error) => error);
   if (number !== latest) return;
+  show(view, options);
+}
+
+// A /api/render answer: the tree, the code pane and, in update mode, the plan.
+function show(view, options) {
   if (view instanceof Error) {
     showProblem(view.message);
     return;
@@ -168,13 +170,39 @@ async function refresh() {
     markChanges(view.files.map((file) => file.path), options.name);
     lastOptions = optionsJson;
   }
+  lastView = view;
   showTree(view.files, view.path, options.name);
-  if (updating) showPlan(plan);
+  if (schema.mode === "update") showPlan(view.plan ?? new Error(view.plan_error));
   if (viewing.diff !== null && lastPlan && diffText(viewing.diff) !== null) {
     showDiff(viewing.diff);
   } else {
     viewing = { diff: null, path: view.path };
-    showCode(view.path, view.text, false);
+    showFile(view);
+  }
+}
+
+// The chosen file; in update mode as the project would hold it after the update.
+function showFile(view) {
+  byId("viewer-label").textContent = view.label ?? "";
+  showCode(view.path, view.text, false);
+  showToggle(diffText(view.path) !== null ? "Show what update changes" : null);
+}
+
+// The button that switches the code pane between a file and its diff.
+function showToggle(label) {
+  const toggle = byId("diff-toggle");
+  toggle.hidden = label === null;
+  toggle.textContent = label ?? "";
+}
+
+function flipView() {
+  if (viewing.diff === null) showDiff(viewing.path);
+  else if (lastView) {
+    viewing = { diff: null, path: lastView.path };
+    showFile(lastView);
+    for (const button of byId("report").querySelectorAll(".file")) {
+      button.setAttribute("aria-current", "false");
+    }
   }
 }
 
@@ -326,7 +354,9 @@ function showDiff(path) {
   const text = diffText(path);
   if (text === null) return;
   viewing = { diff: path, path: viewing.path };
+  byId("viewer-label").textContent = "what update changes: your files now (-) and after (+)";
   showCode(path === "" ? "What update changes (scaffold diff)" : `diff: ${path}`, text, true);
+  showToggle(lastView ? "Show the file" : null);
   for (const button of byId("report").querySelectorAll(".file")) {
     button.setAttribute("aria-current", String(button.dataset.path === path));
   }
@@ -379,13 +409,10 @@ async function download() {
 }
 
 async function start() {
-  try {
-    schema = await call("/api/schema");
-  } catch (error) {
-    byId("status").textContent = error.message;
-    byId("status").classList.add("error");
-    return;
-  }
+  // Served inside the page, so that the first paint shows the form, the tree and
+  // the code without waiting for another request.
+  const initial = JSON.parse(byId("initial").textContent);
+  schema = initial.schema;
   const updating = schema.mode === "update";
   byId("where").replaceChildren(
     updating ? "Updating " : "New project in ",
@@ -396,6 +423,7 @@ async function start() {
   byId("create").addEventListener("click", () => act(create));
   byId("update").addEventListener("click", () => act(update));
   byId("download").addEventListener("click", () => act(download));
+  byId("diff-toggle").addEventListener("click", flipView);
   const form = byId("options");
   form.addEventListener("submit", (event) => event.preventDefault());
   form.addEventListener("change", refresh);
@@ -404,7 +432,8 @@ async function start() {
     clearTimeout(typing);
     typing = setTimeout(refresh, 150);
   });
-  await refresh();
+  if (initial.view) show(initial.view, chosenOptions());
+  else await refresh();
 }
 
 start();

@@ -27,6 +27,7 @@ from ..arguments import folder
 from ..engine.distributed import get_rank, get_world_size
 from .images import Preprocessing
 from .loaders import Data, DataError, EpochDataLoader, EpochSampler, TensorLoader
+from .sizing import fit_to_data
 
 
 class DatasetInfo(NamedTuple):
@@ -168,6 +169,7 @@ def add_arguments(parser):
 def get_data(args, device, wanted):
     """The training and validation loaders, the class names and the preprocessing
     that predict repeats; `wanted`, the model's own preprocessing, does not apply."""
+    fit_to_data(args, len(load_dataset(args.dataset, args.data_dir, train=True)))
     train, val = get_data_loaders(
         args.dataset,
         args.data_dir,

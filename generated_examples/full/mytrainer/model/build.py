@@ -43,19 +43,56 @@ def check_batch_size(model, name, batch_size):
 
 def check_input_size(model, name, channels, size):
     """Fail now, in one line, if the model cannot take size x size images: some
-    shrink them below one pixel (convnext needs 32, others more)."""
+    shrink them below one pixel (convnext needs 32, others more), and the rest would
+    train their last stages on a single pixel."""
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             model(torch.zeros(1, channels, size, size))
-    except RuntimeError as error:
+        factor = shrink_factor(model, channels)
+    except (RuntimeError, AssertionError) as error:
         raise ModelError(
             f"{name} cannot take {size}x{size} images ({cause(error)}); "
             "choose a larger --image-size"
         ) from None
     finally:
         model.train(was_training)
+    if factor and size < factor // 2:
+        raise ModelError(
+            f"{name} makes images {factor} times smaller: below {factor // 2}x"
+            f"{factor // 2} its last stages see a single pixel; choose a larger "
+            "--image-size"
+        )
+
+
+def shrink_factor(model, channels, probe=64):
+    """How many times smaller than the image the model's smallest feature map is
+    (32 for resnet18), or None for a model that takes one image size only."""
+    sides = []
+
+    def record(module, inputs, output):
+        # Only the layers that shrink their input: squeeze-and-excitation blocks
+        # work on 1x1 maps that say nothing of the image's path.
+        before, after = inputs[0].shape[-2:], output.shape[-2:]
+        if output.dim() == 4 and min(after) < min(before):
+            sides.append(min(after))
+
+    # Adaptive pooling, which maps any size to a fixed one, is none of these.
+    shrinking = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
+    hooks = [
+        module.register_forward_hook(record)
+        for module in model.modules()
+        if isinstance(module, shrinking)
+    ]
+    try:
+        model(torch.zeros(1, channels, probe, probe))
+    except (RuntimeError, AssertionError):  # vit's size check is an assertion
+        return None
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return probe // min(sides) if sides else None
 
 
 class ModelCard(NamedTuple):

@@ -19,9 +19,10 @@ from ..arguments import existing_file, non_negative_int, positive_int
 from ..engine.distributed import get_rank, get_world_size, is_main_process
 from .augment import AUGMENTATIONS, BatchAugment, Normalize
 from .folders import find_dataset
-from .image_cache import cached_images
+from .image_cache import cached_images, prune
 from .images import Preprocessing
 from .loaders import Data, DataError, EpochDataLoader, EpochSampler, TensorLoader
+from .sizing import fit_to_data
 from .sources import ImageFiles, PreparedLoader
 from .survey import (
     channel_stats,
@@ -97,7 +98,8 @@ def add_arguments(parser):
     parser.add_argument(
         "--cache-dir",
         default=default_cache_dir(),
-        help="where decoded images are kept between runs",
+        help="where decoded images are kept between runs, at most --cache-limit GB "
+        "(the least recently used go first); deleting it is safe",
     )
     parser.add_argument(
         "--workers",
@@ -150,8 +152,12 @@ def get_data(args, device, wanted):
         f"validation images of {len(dataset.classes)} classes, at {size}x{size} "
         f"{'grayscale' if channels == 1 else 'RGB'}"
     )
+    fit_to_data(args, len(dataset.train.paths))
     if needed_gb <= limit_gb:
-        say(f"data: decoded once into memory ({needed_gb:.2f} GB), kept for later runs")
+        say(
+            f"data: decoded once into memory ({needed_gb:.2f} GB), kept for later "
+            f"runs in {args.cache_dir}"
+        )
         train, val, mean, std = in_memory(args, dataset, read, wanted, device)
     else:
         say(
@@ -177,8 +183,17 @@ def in_memory(args, dataset, read, wanted, device):
     val_images, val_labels = cached_images(
         dataset.val.paths, dataset.val.labels, *read, *cache
     )
+    if is_main_process():
+        prune(args.cache_dir, args.cache_limit * 1e9)
     if len(train_labels) == 0:
         raise DataError("no training image could be read")
+    unread = set(range(len(dataset.classes))) - set(train_labels.tolist())
+    if unread:
+        names = ", ".join(dataset.classes[i] for i in sorted(unread))
+        raise DataError(
+            f"no training image of class {names} could be read (the warnings above "
+            "name them); replace them, or move the class folder away"
+        )
     mean, std = wanted.mean, wanted.std
     if mean is None:
         mean, std = channel_stats(train_images)

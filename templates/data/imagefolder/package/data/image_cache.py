@@ -3,12 +3,16 @@ cache file so that the next run with the same files skips decoding.
 
 The cache file's name is a hash of everything its contents depend on: each file's
 path, size and modification time, and the size and channels decoded to. A changed,
-added or removed image makes a new name, so a stale cache is never read.
+added or removed image makes a new name, so a stale cache is never read. The
+folder keeps the most recently used files within a size bound (`prune`); deleting
+it is always safe: the next run decodes again.
 """
 
+import contextlib
 import hashlib
 import os
 import sys
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
@@ -95,6 +99,8 @@ def cached_images(
     try:
         cached = torch.load(path, weights_only=True)
         images, unreadable = cached["images"], cached["unreadable"]
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: the last file that prune removes
     except (OSError, RuntimeError, KeyError, EOFError):
         images, unreadable = decode(paths, channels, size, resize, workers)
         store(path, {"images": images, "unreadable": unreadable})
@@ -121,3 +127,19 @@ def store(path, value):
         print(f"warning: cannot write the image cache {path}: {error}", file=sys.stderr)
         if os.path.exists(partial):
             os.remove(partial)
+
+
+def prune(folder, limit_bytes, keep=2):
+    """Remove the least recently used cache files past `limit_bytes` in all; the
+    `keep` newest (a run's training and validation images) stay whatever their
+    size."""
+    files = []
+    for path in Path(folder).glob("*.pt"):
+        with contextlib.suppress(OSError):  # another run may remove it meanwhile
+            files.append((path.stat().st_mtime, path.stat().st_size, path))
+    total = 0
+    for index, (_, size, path) in enumerate(sorted(files, reverse=True)):
+        total += size
+        if index >= keep and total > limit_bytes:
+            with contextlib.suppress(OSError):
+                path.unlink()
