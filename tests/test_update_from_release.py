@@ -264,7 +264,7 @@ def test_taking_the_new_side_of_the_conflicts_gives_a_working_current_project(
     take_the_new_side(old_project)
     # The user's lines outside conflict blocks stay. The wider model is written into
     # Net's new signature, and where --epochs or --batch-size sat in a conflict
-    # (release 0.1.0's train.py; --batch-size's help changed), their defaults.
+    # (both lost their fixed default to data/sizing.py), their defaults.
     for old, lines in edited.items():
         path = moved.get(old, old)
         if path not in conflicted:
@@ -273,17 +273,9 @@ def test_taking_the_new_side_of_the_conflicts_gives_a_working_current_project(
     model = old_project / name / "model" / "net.py"
     reapply(model, "hidden=256", f"hidden={before['hidden']}")
     config = old_project / name / "config.py"
-    reapply(
-        config,
-        'type=positive_int, default=1, help="to train"',
-        f'type=positive_int, default={before["epochs"]}, help="to train"',
-    )
-    # --batch-size's help changed beside the user's default: a conflict too.
-    reapply(
-        config,
-        'default=128,\n        help="training batch',
-        f'default={before["batch_size"]},\n        help="training batch',
-    )
+    for flag in ("epochs", "batch_size"):
+        declared = f'"--{flag.replace("_", "-")}",\n        type=positive_int,\n'
+        reapply(config, declared, f"{declared}        default={before[flag]},\n")
 
     assert CliRunner().invoke(app, ["check", str(old_project)]).exit_code == 0
     assert defaults(old_project) == before
