@@ -48,13 +48,15 @@ def project(tmp_path_factory) -> Path:
 
 
 def train(project: Path, data: Path, out: str, *flags: str):
-    cache = project.parent / "cache"
+    """A run with every default but where the results go; the image cache in the
+    default folder under a temporary XDG_CACHE_HOME."""
     return run_python(
         [
             *("-m", f"{PACKAGE}.train", "--data-dir", str(data), "--device", "cpu"),
-            *("--output-dir", out, "--cache-dir", str(cache), *flags),
+            *("--output-dir", out, *flags),
         ],
         cwd=project,
+        XDG_CACHE_HOME=str(project.parent / "xdg"),
     )
 
 
@@ -75,6 +77,9 @@ def test_a_few_hundred_images_train_to_high_accuracy_with_the_defaults(
         f"{epochs} epochs (--batch-size and --epochs choose otherwise)"
     )
     assert said in result.stdout.splitlines(), result.stdout
+    cache = project.parent / "xdg" / PACKAGE / "images"
+    assert f"kept for later runs in {cache}" in result.stdout
+    assert list(cache.glob("*.pt"))
     history = read_history(project / "runs" / model / "metrics.jsonl")
     assert len(history) == epochs
     assert max(row["accuracy"] for row in history) >= 0.95, history

@@ -118,7 +118,8 @@ def memory_gb():
 
 def default_cache_dir():
     base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(base, __package__ or "images", "images")
+    project = (__package__ or "images").split(".")[0]
+    return os.path.join(base, project, "images")
 
 
 def get_data(args, device, wanted):
