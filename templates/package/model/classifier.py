@@ -68,10 +68,13 @@ def card_json(card):
 def card_from_json(path, text):
     if text is None:
         raise ModelError(f"{path}: holds no model card; was it written by export?")
-    card = json.loads(text)
-    return ModelCard(
-        card["model"], card["classes"], Preprocessing(**card["preprocessing"])
-    )
+    try:
+        card = json.loads(text)
+        return ModelCard(
+            card["model"], card["classes"], Preprocessing(**card["preprocessing"])
+        )
+    except (ValueError, KeyError, TypeError):
+        raise ModelError(f"{path}: its model card is not one export wrote") from None
 
 
 def optional_module(name):
@@ -93,8 +96,13 @@ class OnnxClassifier:
             wanted.insert(0, "CUDAExecutionProvider")
         available = onnxruntime.get_available_providers()
         providers = [name for name in wanted if name in available]
+        options = onnxruntime.SessionOptions()
+        # As many threads as torch takes (torch.set_num_threads, OMP_NUM_THREADS).
+        options.intra_op_num_threads = torch.get_num_threads()
         try:
-            self.session = onnxruntime.InferenceSession(str(path), providers=providers)
+            self.session = onnxruntime.InferenceSession(
+                str(path), options, providers=providers
+            )
         except Exception as error:
             if "external" in str(error) and not os.path.exists(f"{path}.data"):
                 # A model over 2 GB keeps its weights in FILE.onnx.data.
