@@ -1,10 +1,11 @@
 """Export: `python -m NAME.export` writes ONNX and torch.export files that give
 model.pt's answers without the project's code.
 
-Three models, each saved by the project's own save_model after a few training
-steps on real digits: `net`, a torchvision resnet18, and a resnet18 shaped as
---pretrained makes it (weights planted where torchvision's weights API looks,
-224-pixel crops of images resized to 256, ImageNet's normalization). Each is
+Three models, each saved by the project's own save_model: `net` after a few
+training steps on real digits, a torchvision resnet18 on gray images, and a
+resnet18 shaped as --pretrained makes it (weights planted where torchvision's
+weights API looks, 224-pixel crops of images resized to 256, ImageNet's
+normalization). Each is
 exported to both formats; onnxruntime and torch.export.load (not the project) run
 the files on the held-out digits, against the model.pt through the path training
 validates with. The files are then moved to another folder, where predict through
@@ -177,7 +178,6 @@ class Exported(NamedTuple):
     folders: dict[str, Path]  # case id: the run folder its model.pt is in
     moved: dict[str, Path]  # case id: the folder its exported files were moved to
     images: dict[str, Path]  # case id: the folder of digits it is compared on
-    labels: dict[str, list[int]]
     compared: dict[str, dict]  # EXPORT_AND_COMPARE's results
     variables: dict[str, str]  # the environment of the runs
 
@@ -190,13 +190,11 @@ def published_file() -> str:
     return os.path.basename(urlparse(weights.url).path)
 
 
-def write_digits(folder: Path, images: np.ndarray, labels: np.ndarray) -> list[int]:
-    """folder/<digit>/NNNN.png for each image; the labels in the sorted order of
-    the files, which is predict's."""
+def write_digits(folder: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    """folder/<digit>/NNNN.png for each image."""
     for index, (image, label) in enumerate(zip(images, labels, strict=True)):
         (folder / str(label)).mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(folder / str(label) / f"{index:04d}.png")
-    return [int(path.parent.name) for path in sorted(folder.rglob("*.png"))]
 
 
 def run_each(roots: list[Path], runs: list[dict], **variables) -> dict:
@@ -249,15 +247,18 @@ def exported(tmp_path_factory) -> Exported:
     )
     variables = {"TORCH_HOME": str(torch_home), **NO_NETWORK}
 
-    folders, moved, images, labels, cases = {}, {}, {}, {}, []
+    folders, moved, images, cases = {}, {}, {}, []
     for id, case in CASES.items():
         count = IMAGES[id]
         images[id] = base / f"digits-{count}"
         if not images[id].exists():
             write_digits(images[id], test_images[:count], test_labels[:count])
-        labels[id] = [
-            int(path.parent.name) for path in sorted(images[id].rglob("*.png"))
-        ]
+            # And one wider than high, as photos are: resized, then cropped.
+            wide = images[id] / str(test_labels[count]) / "wide.png"
+            wide.parent.mkdir(exist_ok=True)
+            Image.fromarray(np.pad(test_images[count], ((0, 0), (5, 9)))).save(wide)
+        # The digit of each file, in the sorted order predict reads them in.
+        labels = [int(path.parent.name) for path in sorted(images[id].rglob("*.png"))]
         folders[id] = base / "runs" / id
         folders[id].mkdir(parents=True)
         cases.append(
@@ -266,7 +267,7 @@ def exported(tmp_path_factory) -> Exported:
                 "id": id,
                 "folder": str(folders[id]),
                 "images": str(images[id]),
-                "labels": labels[id],
+                "labels": labels,
             }
         )
     config = {"train": str(base / "train.npz"), "cases": cases}
@@ -284,7 +285,7 @@ def exported(tmp_path_factory) -> Exported:
         moved[id].mkdir(parents=True)
         for file_format in FORMATS:
             shutil.move(folder / f"model.{file_format}", moved[id])
-    return Exported(root, folders, moved, images, labels, compared, variables)
+    return Exported(root, folders, moved, images, compared, variables)
 
 
 # A user's edit of Net.forward: dropout even in eval mode, whose random mask the
@@ -447,7 +448,7 @@ def test_exported_files_give_model_pt_probabilities_on_real_digits(exported, cas
     print(
         f"\n{case}: {compared['images']} digits, max difference", compared["difference"]
     )
-    assert compared["images"] == IMAGES[case]
+    assert compared["images"] == IMAGES[case] + 1  # and the wide one
     for file_format in FORMATS:
         assert compared["difference"][file_format] <= TOLERANCE
         assert compared["same_classes"][file_format], file_format
@@ -484,7 +485,7 @@ def test_predict_through_a_moved_export_prints_model_pt_lines(runs, case, file_f
         assert run["status"] == 0, run["stderr"][-3000:]
         assert run["stderr"] == ""
     want, got = parse_lines(through_pt["stdout"]), parse_lines(through_file["stdout"])
-    assert len(want) == IMAGES[case]
+    assert len(want) == IMAGES[case] + 1
     assert [row[:2] for row in got] == [row[:2] for row in want]
     # Printed to 4 decimals: a rounding step is the most two close values can differ.
     assert max(abs(a[2] - b[2]) for a, b in zip(got, want, strict=True)) <= 1.5e-4
@@ -497,23 +498,31 @@ def readme_example(root: Path) -> str:
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
-def test_the_readme_example_classifies_with_onnxruntime_alone(exported, runs, tmp_path):
-    """The README's script, in a folder without the project, on held-out digits:
-    predict's classes and probabilities."""
+@pytest.mark.parametrize("case", ["net", "pretrained"])
+def test_the_readme_example_classifies_with_onnxruntime_alone(
+    exported, runs, tmp_path, case
+):
+    """The README's script, in a folder without the project, on held-out digits
+    (the wide one among them): predict's classes and probabilities."""
     script = readme_example(exported.root)
     assert "import " + PACKAGE not in script and "from " + PACKAGE not in script
     assert len(script.strip().splitlines()) <= 15
     (tmp_path / "runs").mkdir()
-    shutil.copy(exported.moved["net"] / "model.onnx", tmp_path / "runs")
+    shutil.copy(exported.moved[case] / "model.onnx", tmp_path / "runs")
     (tmp_path / "classify.py").write_text(script)
-    lines = parse_lines(runs.results["net-onnx"]["stdout"])
-    paths = sorted(exported.images["net"].rglob("*.png"))[:5]
-    for path, (name, label, probability) in zip(paths, lines, strict=False):
+    predicted = {
+        name: (label, probability)
+        for name, label, probability in parse_lines(
+            runs.results[f"{case}-onnx"]["stdout"]
+        )
+    }
+    paths = sorted(exported.images[case].rglob("*.png"))
+    for path in [*paths[:2], *(p for p in paths if p.name == "wide.png")]:
         result = run_python(["classify.py", str(path)], cwd=tmp_path, PYTHONPATH="")
         assert result.returncode == 0, result.stderr[-2000:]
-        got_label, got_probability = result.stdout.split()
-        assert (path.name, got_label) == (name, label)
-        assert float(got_probability) == pytest.approx(probability, abs=1e-4)
+        label, probability = result.stdout.split()
+        assert label == predicted[path.name][0], path
+        assert float(probability) == pytest.approx(predicted[path.name][1], abs=1e-4)
 
 
 # ---------------------------------------------------------------- bad inputs
