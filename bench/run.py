@@ -1,7 +1,7 @@
 """The benchmark suite: one table of medians, ratios measured side by side.
 
     python -m bench                      # all but instructions, imagefolder (~6 min)
-    python -m bench --only engine,step   # some sections: engine, step, epoch, accuracy, new, ui
+    python -m bench --only engine,step   # some sections: engine, step, epoch, accuracy, new, ui, export
     python -m bench --only step,instructions   # + the step in instructions (valgrind)
     python -m bench --only imagefolder   # a 60,000-PNG folder (~6 min)
     python bench/run.py --repeats 5      # same thing, run as a script
@@ -34,6 +34,7 @@ SECTIONS = (
     "accuracy",
     "new",
     "ui",
+    "export",
     "imagefolder",
     "instructions",
 )
@@ -186,6 +187,10 @@ def main(argv=None) -> None:
         from bench import ui_preview
 
         rows += ui_preview.measure()
+    if "export" in chosen:
+        from bench import export
+
+        rows += export.measure(repeats=args.epoch_repeats)
     print(
         f"load average after:  {load_average()}  ({time.perf_counter() - started:.0f} s)"
     )
