@@ -2,12 +2,14 @@
 
     python -m mytrainer.predict --checkpoint runs/model.pt photos/ cat.jpg
     python -m mytrainer.predict --checkpoint runs/model.pt --topk 3 photos/
+    python -m mytrainer.predict --checkpoint runs/model.onnx photos/
 
 Each line is `path<TAB>class<TAB>probability`, then the next guesses with --topk;
 --output writes the same rows to a CSV file.
 Folders are searched recursively; each image gets the preprocessing of validation
 (see data/images.py), as saved in model.pt. An image that cannot be read is skipped with
-a warning naming it.
+a warning naming it. --checkpoint also takes the model.onnx (run by onnxruntime) or
+model.pt2 that export.py writes, with the same answers.
 """
 
 import csv
@@ -23,9 +25,9 @@ from .arguments import (
     add_saved_model_arguments,
     positive_int,
 )
-from .data.images import ImageError, find_images, load_image, normalize
+from .data.images import ImageError, find_images, load_image
 from .errors import RunError, fail
-from .model import load_saved_model
+from .model import load_classifier
 
 
 def parse_args(argv=None):
@@ -34,7 +36,7 @@ def parse_args(argv=None):
         formatter_class=HelpFormatter,
     )
     parser.add_argument("paths", nargs="+", help="image files and folders")
-    add_saved_model_arguments(parser)
+    add_saved_model_arguments(parser, exported=True)
     parser.add_argument(
         "--topk", type=positive_int, default=1, help="guesses to show per image"
     )
@@ -67,11 +69,10 @@ def read_batches(paths, preprocessing, batch_size):
 
 
 @torch.no_grad()
-def predict(model, batches, preprocessing, topk, device):
+def predict(classifier, batches, topk, device):
     """(path, [(class index, probability), ...]) per image, best guess first."""
     for paths, images in batches:
-        images = normalize(images.to(device), preprocessing.mean, preprocessing.std)
-        probabilities = model(images).exp()
+        probabilities = classifier(images.to(device))
         values, indices = probabilities.topk(topk, dim=1)
         for path, row_values, row_indices in zip(
             paths, values.tolist(), indices.tolist(), strict=True
@@ -94,7 +95,7 @@ def main(argv=None):
 
 
 def classify(args):
-    model, card = load_saved_model(args.checkpoint, args.device)
+    classifier, card = load_classifier(args.checkpoint, args.device)
     classes, preprocessing = card.classes, card.preprocessing
     paths = find_images(args.paths)
     if not paths:
@@ -102,7 +103,7 @@ def classify(args):
     topk = min(args.topk, len(classes))
     batches = read_batches(paths, preprocessing, args.batch_size)
     rows = []
-    for path, guesses in predict(model, batches, preprocessing, topk, args.device):
+    for path, guesses in predict(classifier, batches, topk, args.device):
         fields = [str(path)]
         for index, probability in guesses:
             fields += [classes[index], f"{probability:.4f}"]

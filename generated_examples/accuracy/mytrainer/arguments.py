@@ -135,15 +135,13 @@ def model_name(text):
     return text
 
 
-def add_saved_model_arguments(parser):
+def add_saved_model_arguments(parser, exported=False):
     """--checkpoint and --device: the flags of every program that uses a model
-    train saved (predict, evaluate)."""
-    parser.add_argument(
-        "--checkpoint",
-        type=existing_file,
-        required=True,
-        help="a run's model.pt (its best epoch), last.pt or checkpoints/*.pt",
-    )
+    train saved (predict, evaluate); `exported`: export's files do too."""
+    files = "a run's model.pt (its best epoch), last.pt or checkpoints/*.pt"
+    if exported:
+        files += ", or a .onnx or .pt2 file that export wrote"
+    parser.add_argument("--checkpoint", type=existing_file, required=True, help=files)
     parser.add_argument(
         "--device",
         type=available_device,

@@ -1,4 +1,5 @@
-"""The model: this project's Net or a torchvision network, and saving it for predict."""
+"""The model: this project's Net or a torchvision network, saving it for predict,
+and reading it back (or its export) as an image classifier."""
 
 from .backbones import Backbone, ModelError, model_preprocessing
 from .build import (
@@ -10,16 +11,19 @@ from .build import (
     save_classes,
     save_model,
 )
+from .classifier import ImageClassifier, load_classifier
 from .net import Net
 
 __all__ = [
     "Backbone",
+    "ImageClassifier",
     "ModelCard",
     "ModelError",
     "Net",
     "build_model",
     "check_batch_size",
     "check_input_size",
+    "load_classifier",
     "load_saved_model",
     "model_preprocessing",
     "save_classes",
