@@ -70,6 +70,8 @@ JobCompType=jobcomp/none
 MpiDefault=none
 SwitchType=switch/none
 SchedulerType=sched/builtin
+# Look for jobs to start every 2 s, not every minute: a requeued job waits for it.
+SchedulerParameters=sched_interval=2
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 # The nodes say they have the CPUs written here, whatever this machine has.

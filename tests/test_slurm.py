@@ -17,16 +17,22 @@ import sys
 import time
 from pathlib import Path
 
+import socket
+
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from scaffold.cli import app
 from scaffold.options import Options
-from scaffold.project import create
+from scaffold.project import create, read_record
 
 from .conftest import read_history
 from .slurm_cluster import APT_PACKAGES, Cluster, missing_daemons
 
-pytestmark = pytest.mark.slow  # starts a cluster and trains on it
+# The cluster's tests start one and train on it.
+slow = pytest.mark.slow
+runner = CliRunner()
 
 # 2 x 16 iterations of 128 digits (64 a process on two nodes), a checkpoint every
 # 4: small enough for two cores, long enough to be disturbed in the middle.
@@ -63,6 +69,22 @@ def cluster(tmp_path_factory):
 def project(tmp_path_factory):
     options = Options(name="mytrainer", checkpoint=True, slurm=True)
     return create(options, tmp_path_factory.mktemp("slurm-project"))
+
+
+def test_update_adds_and_removes_the_batch_script(tmp_path):
+    root = create(Options(name="mytrainer", checkpoint=True), tmp_path)
+    script = root / "slurm" / "train.sbatch"
+
+    result = runner.invoke(app, ["update", str(root), "--slurm"])
+    assert result.exit_code == 0, result.output
+    assert read_record(root).options.slurm is True
+    assert "-m mytrainer.train " in script.read_text()
+    assert "slurm/train.sbatch" in (root / "README.md").read_text()
+
+    result = runner.invoke(app, ["update", str(root), "--no-slurm"])
+    assert result.exit_code == 0, result.output
+    assert not script.exists()
+    assert "slurm/train.sbatch" not in (root / "README.md").read_text()
 
 
 def submit(cluster, project, mnist_root, *sbatch_args, **env):
@@ -136,6 +158,7 @@ def two_node_job(cluster, project, mnist_root):
     return job_id, finished(cluster, project, job_id)
 
 
+@slow
 def test_a_two_node_job_trains_one_run_with_a_process_on_each_node(
     project, two_node_job
 ):
@@ -153,6 +176,7 @@ def test_a_two_node_job_trains_one_run_with_a_process_on_each_node(
     assert len(re.findall(r"^best accuracy ", log, re.MULTILINE)) == 1, log
 
 
+@slow
 def test_a_one_node_job_runs_two_processes_on_its_cpus(
     cluster, project, mnist_root, two_node_job
 ):
@@ -175,6 +199,7 @@ def test_a_one_node_job_runs_two_processes_on_its_cpus(
     )
 
 
+@slow
 def test_a_killed_process_is_restarted_and_the_run_resumes(
     cluster, project, mnist_root, two_node_job
 ):
@@ -184,12 +209,15 @@ def test_a_killed_process_is_restarted_and_the_run_resumes(
     os.kill(pid, signal.SIGKILL)
 
     log = finished(cluster, project, job_id)
-    assert re.search(r"resumed from \S+checkpoint-\d+\.pt at iteration \d+", log), log
+    # Every process of the restarted round resumed: none refused the folder.
+    assert "error:" not in log, log
+    assert len(re.findall(r"^resumed from \S+checkpoint-\d+\.pt", log, re.M)) == 1
     assert_same_weights(
         final_weights(project, job_id), final_weights(project, two_node_job[0])
     )
 
 
+@slow
 def test_at_the_time_limit_warning_the_job_checkpoints_requeues_and_resumes(
     cluster, project, mnist_root, two_node_job
 ):
@@ -203,7 +231,29 @@ def test_at_the_time_limit_warning_the_job_checkpoints_requeues_and_resumes(
     assert "USR1: stopped at iteration" in log, log
     assert f"job {job_id}: checkpointed before the time limit; requeued" in log, log
     assert f"job {job_id} (restart 1)" in log, log
+    assert "error:" not in log, log
     assert re.search(r"resumed from \S+checkpoint-\d+\.pt at iteration \d+", log), log
     assert_same_weights(
         final_weights(project, job_id), final_weights(project, two_node_job[0])
     )
+
+
+@slow
+def test_a_rendezvous_port_in_use_is_one_error_line(
+    cluster, project, mnist_root, two_node_job
+):
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        job_id = submit(cluster, project, mnist_root, RDZV_PORT=str(port))
+        fields = cluster.wait(job_id, timeout=60)
+    assert fields["JobState"] == "FAILED", fields
+    log = (project / f"slurm-{job_id}.out").read_text()
+    [line] = log.strip().splitlines()
+    assert re.fullmatch(
+        rf"error: rendezvous port {port} on n[12] is in use; unset RDZV_PORT or "
+        "choose another",
+        line,
+    ), log
+    assert not (project / "runs" / f"slurm-{job_id}").exists()
