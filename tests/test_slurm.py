@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
-
-import socket
 
 import pytest
 import torch
@@ -211,7 +210,8 @@ def test_a_killed_process_is_restarted_and_the_run_resumes(
     log = finished(cluster, project, job_id)
     # Every process of the restarted round resumed: none refused the folder.
     assert not re.search(r"^error:", log, re.MULTILINE), log
-    assert len(re.findall(r"^resumed from \S+checkpoint-\d+\.pt", log, re.M)) == 1
+    resumed = re.findall(r"^resumed from \S+checkpoint-\d+\.pt", log, re.MULTILINE)
+    assert len(resumed) == 1, log
     assert_same_weights(
         final_weights(project, job_id), final_weights(project, two_node_job[0])
     )
