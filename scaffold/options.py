@@ -39,6 +39,7 @@ class Options:
     progress: bool = False
     tensorboard: bool = False
     plot: bool = False
+    slurm: bool = False
 
     def __post_init__(self) -> None:
         validate_name(self.name)

@@ -199,6 +199,7 @@ FEATURES: dict[str, FeatureSpec] = {
                 "Checkpointer",
                 "RandomStates",
                 "RunPlan",
+                "StopOnSignal",
             ),
             flag_types=("non_negative_int", "positive_int"),
         ),
@@ -240,6 +241,14 @@ FEATURES: dict[str, FeatureSpec] = {
             files=("package/handlers/plot.py",),
             requires=("matplotlib>=3.7",),
             exports=("plot_history",),
+        ),
+        FeatureSpec(
+            "slurm",
+            "slurm/train.sbatch: torchrun on a Slurm allocation's nodes, "
+            "requeued at the time limit",
+            render_time=True,
+            why="adds a batch script that only Slurm users need",
+            files=("slurm/train.sbatch.jinja",),
         ),
     )
 }

