@@ -38,10 +38,20 @@ BACKENDS = {
     "mpi": dist.is_mpi_available,
 }
 
+# How to start the same program on several processes or machines.
+LAUNCHES = """\
+several processes, on one machine or two (run the second line on both, HOST
+being the first machine and ID a name the two share):
+  torchrun --nproc-per-node=4 -m mytrainer.train --data-dir DIR
+  torchrun --nnodes=2 --nproc-per-node=4 --rdzv-backend=c10d \\
+      --rdzv-endpoint=HOST:29500 --rdzv-id=ID -m mytrainer.train --data-dir DIR
+"""
+
 
 def parse_args(argv=None):
     parser = ArgumentParser(
         description="Train an image classifier, validating after every epoch.",
+        epilog=LAUNCHES,
         formatter_class=HelpFormatter,
     )
     add_data_arguments(parser)

@@ -39,10 +39,23 @@ BACKENDS = {
     "mpi": dist.is_mpi_available,
 }
 
+# How to start the same program on several processes or machines.
+LAUNCHES = """\
+several processes, on one machine or two (run the second line on both, HOST
+being the first machine and ID a name the two share):
+  torchrun --nproc-per-node=4 -m mytrainer.train --data-dir DIR
+  torchrun --nnodes=2 --nproc-per-node=4 --rdzv-backend=c10d \\
+      --rdzv-endpoint=HOST:29500 --rdzv-id=ID -m mytrainer.train --data-dir DIR
+
+on a Slurm cluster (see README.md):
+  sbatch --nodes=2 --gpus-per-node=4 slurm/train.sbatch --data-dir DIR
+"""
+
 
 def parse_args(argv=None):
     parser = ArgumentParser(
         description="Train an image classifier, validating after every epoch.",
+        epilog=LAUNCHES,
         formatter_class=HelpFormatter,
     )
     add_data_arguments(parser)
@@ -222,6 +235,17 @@ def parse_args(argv=None):
         help="how many best checkpoints (by --monitor) to keep",
     )
     args = parser.parse_args(argv)
+    # Started by torchrun --max-restarts, or in a requeued Slurm job, a run whose
+    # folder holds checkpoints is a second try: it goes on from the newest one.
+    # (torchrun's restart count cannot tell: only the processes of the machine
+    # where one failed count a restart.)
+    may_restart = any(
+        int(os.environ.get(name, "0")) > 0
+        for name in ("TORCHELASTIC_MAX_RESTARTS", "SLURM_RESTART_COUNT")
+    )
+    checkpoints = (args.output_dir / "checkpoints").glob("*.pt")
+    if args.resume is None and may_restart and any(checkpoints):
+        args.resume = "last"
     own_checkpoints = os.path.realpath(args.output_dir / "checkpoints")
     continues_its_run = args.resume == "last" or (
         args.resume is not None

@@ -42,6 +42,7 @@ from .handlers import (
     ProgressBar,
     RandomStates,
     RunPlan,
+    StopOnSignal,
     TensorBoardLogger,
     check_finite_scores,
     plot_history,
@@ -238,6 +239,8 @@ def train(args, device):
         read_only=not is_main_process(),  # the others only load
     )
     checkpointer.attach(trainer, after_validation, every=args.checkpoint_every)
+    # SIGUSR1, from slurm/train.sbatch before the time limit: checkpoint and stop.
+    StopOnSignal(checkpointer).attach(trainer)
     # A schedule that anneals over the whole run fixes the number of epochs.
     spans_the_run = isinstance(scheduler, (OneCycleLR, CosineAnnealingLR))
     resumed_from = checkpointer.start(

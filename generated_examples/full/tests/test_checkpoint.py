@@ -1,6 +1,8 @@
 """Checkpoints: exact resume, what is kept, and what a damaged file does."""
 
+import os
 import random
+import signal
 
 import pytest
 import torch
@@ -8,7 +10,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from mytrainer.engine import Events, State, create_supervised_trainer
-from mytrainer.handlers import AccumulatedGradients, Checkpointer, RandomStates
+from mytrainer.handlers import (
+    AccumulatedGradients,
+    Checkpointer,
+    RandomStates,
+    StopOnSignal,
+)
 from mytrainer.handlers.checkpoint import CheckpointError
 
 
@@ -134,3 +141,52 @@ def test_random_states_come_back_so_a_resumed_run_draws_the_same_numbers():
     states.load_state_dict(saved)
 
     assert torch.equal(torch.rand(3), drawn[0]) and random.random() == drawn[1]
+
+
+def test_processes_started_after_the_signal_stop_at_their_first_step(
+    tmp_path, monkeypatch
+):
+    # What a round that torchrun restarts after the warning finds: the mark.
+    stop_file = tmp_path / ".stop-requested"
+    stop_file.touch()
+    monkeypatch.setenv("TRAIN_STOP_FILE", str(stop_file))
+    trainer, checkpointer = checkpointed_training(tmp_path / "run")
+    previous = signal.getsignal(signal.SIGUSR1)
+    try:
+        StopOnSignal(checkpointer).attach(trainer)
+        trainer.run(batches(4, 8), max_epochs=2)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+    assert trainer.state.iteration == 1
+    assert [path.name for path in checkpointer.files()] == ["checkpoint-00000001.pt"]
+
+
+@pytest.mark.parametrize("signalled_at", [3, 4, 8])
+def test_a_signal_checkpoints_and_stops_after_the_step_it_came_in(
+    tmp_path, signalled_at
+):
+    # 2 epochs of 4 iterations: the 4th ends an epoch, whose end-of-epoch handlers
+    # still run; on the 8th, the last, the run ends as it would have anyway.
+    trainer, checkpointer = checkpointed_training(tmp_path)
+    epochs_completed = []
+    trainer.add_event_handler(
+        Events.EPOCH_COMPLETED, lambda e: epochs_completed.append(e.state.epoch)
+    )
+    trainer.add_event_handler(
+        Events.ITERATION_COMPLETED(once=signalled_at),
+        lambda _: os.kill(os.getpid(), signal.SIGUSR1),
+    )
+    previous = signal.getsignal(signal.SIGUSR1)
+    try:
+        StopOnSignal(checkpointer).attach(trainer)
+        trainer.run(batches(4, 8), max_epochs=2)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+    assert trainer.state.iteration == signalled_at
+    assert epochs_completed == list(range(1, signalled_at // 4 + 1))
+    # Mid-epoch it writes a checkpoint; at an epoch's end the epoch's does.
+    saved = [path.name for path in checkpointer.files()]
+    mid_epoch = signalled_at % 4 != 0
+    assert saved == ([f"checkpoint-{signalled_at:08d}.pt"] if mid_epoch else [])

@@ -20,8 +20,11 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each flag's default, except where there is none to show."""
+class HelpFormatter(
+    argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter
+):
+    """Shows each flag's default, except where there is none to show, and the
+    description and epilog as written (commands keep their lines)."""
 
     def _get_help_string(self, action):
         if action.default is None or action.default is False:

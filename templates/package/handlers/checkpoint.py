@@ -239,7 +239,10 @@ class StopOnSignal:
     def __init__(self, checkpointer, signum=signal.SIGUSR1):
         self.checkpointer = checkpointer
         self.signum = signum
-        self.received = False
+        # The sbatch script's mark that the signal came before this round of
+        # processes started (torchrun restarted them): they stop at once too.
+        stop_file = os.environ.get("TRAIN_STOP_FILE")
+        self.received = bool(stop_file) and os.path.exists(stop_file)
         signal.signal(signum, self._receive)
 
     def _receive(self, signum, frame):

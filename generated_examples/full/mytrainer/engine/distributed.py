@@ -9,6 +9,7 @@ same code runs as a single process: every function here then answers for a world
 of one.
 """
 
+import functools
 import os
 
 import torch
@@ -86,6 +87,28 @@ def sum_over_processes(tensors):
         total.view(shape).to(tensor.device)
         for total, shape, tensor in zip(flat.split(sizes), agreed, tensors, strict=True)
     ]
+
+
+def any_process(flag):
+    """Whether `flag` is true on any process; every process must ask, at the same
+    point of its run, so that all of them act on the same answer.
+
+    Asked over gloo on the CPU even when training on GPUs with nccl: reading an
+    answer from a GPU tensor would make each step wait for the GPU to catch up.
+    """
+    if get_world_size() == 1:
+        return flag
+    votes = torch.tensor([int(flag)])
+    dist.all_reduce(votes, group=_cpu_group())
+    return bool(votes.item())
+
+
+@functools.cache
+def _cpu_group():
+    """The processes as a gloo group (None: the default group, when it is one)."""
+    if dist.get_backend() == "gloo":
+        return None
+    return dist.new_group(backend="gloo")  # every process creates it, in step
 
 
 def broadcast_buffers(module):

@@ -1,6 +1,12 @@
 """Handlers: behaviour attached to the trainer's events, one concern per module."""
 
-from .checkpoint import AccumulatedGradients, Checkpointer, RandomStates, RunPlan
+from .checkpoint import (
+    AccumulatedGradients,
+    Checkpointer,
+    RandomStates,
+    RunPlan,
+    StopOnSignal,
+)
 from .early_stopping import EarlyStopping
 from .history import History
 from .nan_guard import check_finite_scores, stop_on_non_finite_loss
@@ -16,6 +22,7 @@ __all__ = [
     "ProgressBar",
     "RandomStates",
     "RunPlan",
+    "StopOnSignal",
     "TensorBoardLogger",
     "check_finite_scores",
     "plot_history",

@@ -11,11 +11,13 @@ renamed, so a crash never leaves a half-written checkpoint under a real name.
 import os
 import random
 import re
+import signal
 from typing import NamedTuple
 
 import torch
 
 from ..engine import Events
+from ..engine.distributed import any_process, is_main_process
 from ..errors import RunError
 from .nan_guard import NonFiniteLoss
 
@@ -222,6 +224,55 @@ class Checkpointer:
             file.flush()
             os.fsync(file.fileno())  # on disk before the rename makes it visible
         os.replace(temporary, path)
+
+
+class StopOnSignal:
+    """Checkpoint and stop training at the next step once `signum` arrives: the
+    warning slurm/train.sbatch passes on before the job's time limit. The run
+    then goes on with --resume last (a requeued job does so by itself).
+
+    Under torchrun the processes ask each other after every step whether any of
+    them got the signal, so that all of them stop after the same one. At an
+    epoch's end they stop after its validation, whose checkpoint holds the epoch.
+    """
+
+    def __init__(self, checkpointer, signum=signal.SIGUSR1):
+        self.checkpointer = checkpointer
+        self.signum = signum
+        # The sbatch script's mark that the signal came before this round of
+        # processes started (torchrun restarted them): they stop at once too.
+        stop_file = os.environ.get("TRAIN_STOP_FILE")
+        self.received = bool(stop_file) and os.path.exists(stop_file)
+        signal.signal(signum, self._receive)
+
+    def _receive(self, signum, frame):
+        self.received = True
+
+    def attach(self, trainer):
+        trainer.add_event_handler(Events.ITERATION_COMPLETED, self.iteration_completed)
+
+    def iteration_completed(self, engine):
+        state = engine.state
+        if not any_process(self.received):
+            return
+        if state.iteration >= state.max_epochs * state.epoch_length:
+            return  # the run's last step: it ends anyway
+        if state.iteration % state.epoch_length == 0:
+            # Validation and its checkpoint first; then the run stops.
+            engine.add_event_handler(Events.EPOCH_COMPLETED, self.stop)
+            return
+        if not self.checkpointer.read_only:
+            self.checkpointer.save(engine)
+        self.stop(engine)
+
+    def stop(self, engine):
+        if is_main_process():
+            name = signal.Signals(self.signum).name
+            print(
+                f"{name}: stopped at iteration {engine.state.iteration} after a "
+                "checkpoint; continue with --resume last"
+            )
+        engine.terminate(skip_completed=True)
 
 
 def check_plan(path, state, plan):
