@@ -50,6 +50,8 @@ NAN_GUARD = "    trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_on_n
 CHECKPOINT_BLOCK_END = (
     "    history.keep_until(trainer.state.iteration // epoch_length)\n{% endif %}\n"
 )
+BAD_INPUT_CASES = "tests/test_run_bad_input.py::test_a_bad_input_ends_the_run_with_one_error_line_and_writes_nothing"
+BAD_INPUT_PAIRS = "tests/test_run_bad_input.py::test_every_refused_pair_of_flags_has_a_case"
 BLACK_MATRIX = "tests/test_render_matrix.py::test_every_distinct_python_file_compiles_and_is_in_black_format"
 
 MUTANTS = (
@@ -461,5 +463,31 @@ MUTANTS = (
         tests=(
             f"{IMAGEFOLDER_TESTS}test_predict_agrees_with_the_folder_labels_at_the_runs_accuracy",
         ),
+    ),
+    # ------------------------------------------------------------ refused flag pairs
+    Mutant(
+        name="flags-freeze-backbone-with-net-accepted",
+        description="the config no longer refuses --freeze-backbone with the "
+        "project's own net: the run dies later with a traceback",
+        file="templates/package/config.py.jinja",
+        old=(
+            "    Conflict(\n"
+            '        "--freeze-backbone",\n'
+            '        "--model",\n'
+            "        lambda args: args.freeze_backbone and args.model == \"net\",\n"
+            '        "takes a torchvision --model, not net",\n'
+            "    ),\n"
+        ),
+        new="",
+        tests=(BAD_INPUT_PAIRS, f"{BAD_INPUT_CASES}[freeze-backbone-with-net]"),
+    ),
+    Mutant(
+        name="flags-refusal-checks-the-wrong-flag",
+        description="--weights is refused only without --pretrained, so --weights "
+        "with --pretrained gets past the flag check",
+        file="templates/package/config.py.jinja",
+        old="        lambda args: args.weights is not None and args.pretrained,\n",
+        new="        lambda args: args.weights is not None and not args.pretrained,\n",
+        tests=(f"{BAD_INPUT_CASES}[weights-with-pretrained]",),
     ),
 )
