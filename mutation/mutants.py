@@ -51,7 +51,13 @@ CHECKPOINT_BLOCK_END = (
     "    history.keep_until(trainer.state.iteration // epoch_length)\n{% endif %}\n"
 )
 BAD_INPUT_CASES = "tests/test_run_bad_input.py::test_a_bad_input_ends_the_run_with_one_error_line_and_writes_nothing"
-BAD_INPUT_PAIRS = "tests/test_run_bad_input.py::test_every_refused_pair_of_flags_has_a_case"
+BAD_INPUT_PAIRS = (
+    "tests/test_run_bad_input.py::test_every_refused_pair_of_flags_has_a_case"
+)
+JOURNAL_KILLED = "tests/test_tool_faults.py::test_update_killed_inside_every_journal_line_is_undone_by_the_next_run"
+JOURNAL_FULL_DISK = (
+    "tests/test_tool_faults.py::test_a_full_disk_inside_every_journal_line_is_undone"
+)
 BLACK_MATRIX = "tests/test_render_matrix.py::test_every_distinct_python_file_compiles_and_is_in_black_format"
 
 MUTANTS = (
@@ -474,7 +480,7 @@ MUTANTS = (
             "    Conflict(\n"
             '        "--freeze-backbone",\n'
             '        "--model",\n'
-            "        lambda args: args.freeze_backbone and args.model == \"net\",\n"
+            '        lambda args: args.freeze_backbone and args.model == "net",\n'
             '        "takes a torchvision --model, not net",\n'
             "    ),\n"
         ),
@@ -489,5 +495,26 @@ MUTANTS = (
         old="        lambda args: args.weights is not None and args.pretrained,\n",
         new="        lambda args: args.weights is not None and not args.pretrained,\n",
         tests=(f"{BAD_INPUT_CASES}[weights-with-pretrained]",),
+    ),
+    # ------------------------------------------------------------ the journal
+    Mutant(
+        name="journal-half-written-line-breaks-recovery",
+        description="recovery parses the journal's last line even when a kill cut "
+        "it short: the next update fails on it, and the project stays stuck until "
+        "the user deletes the scratch folder by hand",
+        file="scaffold/transaction.py",
+        old='    complete = data[: data.rfind(b"\\n") + 1]\n',
+        new="    complete = data\n",
+        tests=(JOURNAL_KILLED,),
+    ),
+    Mutant(
+        name="journal-short-write-ignored",
+        description="a journal line the full disk took only part of is taken as "
+        "written: its move is made, and a kill before the undo leaves that file "
+        "swapped for good",
+        file="scaffold/transaction.py",
+        old="        if os.write(self.journal, line) != len(line):\n",
+        new="        if os.write(self.journal, line) < 0:\n",
+        tests=(JOURNAL_FULL_DISK,),
     ),
 )
