@@ -58,6 +58,7 @@ JOURNAL_KILLED = "tests/test_tool_faults.py::test_update_killed_inside_every_jou
 JOURNAL_FULL_DISK = (
     "tests/test_tool_faults.py::test_a_full_disk_inside_every_journal_line_is_undone"
 )
+ENCODINGS = "tests/test_update_encodings.py::"
 BLACK_MATRIX = "tests/test_render_matrix.py::test_every_distinct_python_file_compiles_and_is_in_black_format"
 
 MUTANTS = (
@@ -516,5 +517,29 @@ MUTANTS = (
         old="        if os.write(self.journal, line) != len(line):\n",
         new="        if os.write(self.journal, line) < 0:\n",
         tests=(JOURNAL_FULL_DISK,),
+    ),
+    # ------------------------------------------------------------ text that is not UTF-8
+    Mutant(
+        name="update-merges-latin-1-into-mojibake",
+        description="update takes any bytes that decode as Latin-1 for text, so a "
+        "Latin-1 file (or a binary one) is merged line by line instead of being "
+        "left alone with FILE.new beside it",
+        file=UPDATE,
+        old='        data.decode("utf-8")\n',
+        new='        data.decode("latin-1")\n',
+        tests=(
+            f"{ENCODINGS}test_a_file_that_is_not_utf8_is_left_alone_with_the_new_version_beside",
+        ),
+    ),
+    Mutant(
+        name="update-merges-utf-16",
+        description="a file holding NUL bytes counts as text when it decodes as "
+        "UTF-8, as UTF-16 of ASCII does: update merges it into a broken file",
+        file=UPDATE,
+        old='    if b"\\0" in data:\n        return False\n',
+        new="",
+        tests=(
+            f"{ENCODINGS}test_a_file_that_is_not_utf8_is_left_alone_with_the_new_version_beside[utf-16-with-bom]",
+        ),
     ),
 )
