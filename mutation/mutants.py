@@ -542,4 +542,17 @@ MUTANTS = (
             f"{ENCODINGS}test_a_file_that_is_not_utf8_is_left_alone_with_the_new_version_beside[utf-16-with-bom]",
         ),
     ),
+    # ------------------------------------------------------------ what is a template
+    Mutant(
+        name="fingerprint-counts-tool-caches",
+        description="the templates' fingerprint takes in the cache folders that "
+        "linters and test runners leave in templates/ (only __pycache__ is "
+        "passed over): after a ruff run, check reports every project as behind",
+        file=RENDER,
+        old='    return any(part == "__pycache__" or part.startswith(".") for part in relative.parts)\n',
+        new='    return any(part == "__pycache__" for part in relative.parts)\n',
+        tests=(
+            "tests/test_template_fingerprint.py::test_tool_caches_in_the_templates_leave_the_fingerprint_and_check_alone",
+        ),
+    ),
 )
