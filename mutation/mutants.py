@@ -534,12 +534,13 @@ MUTANTS = (
     Mutant(
         name="update-merges-utf-16",
         description="a file holding NUL bytes counts as text when it decodes as "
-        "UTF-8, as UTF-16 of ASCII does: update merges it into a broken file",
+        "UTF-8, as UTF-16 of ASCII without a byte order mark does: update merges "
+        "it into a broken file",
         file=UPDATE,
         old='    if b"\\0" in data:\n        return False\n',
         new="",
         tests=(
-            f"{ENCODINGS}test_a_file_that_is_not_utf8_is_left_alone_with_the_new_version_beside[utf-16-with-bom]",
+            f"{ENCODINGS}test_a_file_that_is_not_utf8_is_left_alone_with_the_new_version_beside[utf-16-ascii-without-bom]",
         ),
     ),
     # ------------------------------------------------------------ what is a template

@@ -55,6 +55,8 @@ def section(stdout: str, action: str) -> list[str]:
 NOT_TEXT = {
     "latin-1": lambda text: (text + NOTE).encode("latin-1"),
     "utf-16-with-bom": lambda text: (text + NOTE).encode("utf-16"),
+    # ASCII in UTF-16 without a mark is valid UTF-8: only its NUL bytes tell.
+    "utf-16-ascii-without-bom": lambda text: (text + "# mine\n").encode("utf-16-le"),
     "binary-without-nul": lambda text: bytes(range(1, 256)) * 8,
 }
 
