@@ -556,4 +556,27 @@ MUTANTS = (
             "tests/test_template_fingerprint.py::test_tool_caches_in_the_templates_leave_the_fingerprint_and_check_alone",
         ),
     ),
+    # ------------------------------------------------------------ the ui's paths
+    Mutant(
+        name="ui-path-accepts-a-windows-drive",
+        description="the ui takes a path with a Windows drive (C:/..., c:name) for "
+        "a path inside the project",
+        file="scaffold/ui/api.py",
+        old="        or PureWindowsPath(text).drive\n",
+        new="",
+        tests=(
+            "tests/test_ui_locks.py::test_a_file_path_in_either_os_convention_that_leaves_the_project_is_refused",
+        ),
+    ),
+    Mutant(
+        name="ui-create-follows-a-link-out",
+        description="Create writes through a link in the output folder to wherever "
+        "it points, out of the folder `scaffold ui` was given",
+        file="scaffold/ui/api.py",
+        old="    if not Path(os.path.realpath(root)).is_relative_to(workspace.output_dir):\n",
+        new="    if False:\n",
+        tests=(
+            "tests/test_ui_locks.py::test_create_refuses_a_project_folder_that_links_out_of_the_output_folder",
+        ),
+    ),
 )
