@@ -59,6 +59,7 @@ JOURNAL_FULL_DISK = (
     "tests/test_tool_faults.py::test_a_full_disk_inside_every_journal_line_is_undone"
 )
 ENCODINGS = "tests/test_update_encodings.py::"
+RESUME_ANY_STEP = "tests/test_run_resume.py::test_a_run_killed_after_any_iteration_resumes_to_the_identical_run"
 BLACK_MATRIX = "tests/test_render_matrix.py::test_every_distinct_python_file_compiles_and_is_in_black_format"
 
 MUTANTS = (
@@ -578,5 +579,16 @@ MUTANTS = (
         tests=(
             "tests/test_ui_locks.py::test_create_refuses_a_project_folder_that_links_out_of_the_output_folder",
         ),
+    ),
+    # ------------------------------------------------------------ resume at any step
+    Mutant(
+        name="resume-in-the-first-epoch-loses-the-running-loss",
+        description="the running loss starts afresh when a run resumes inside its "
+        "first epoch, so that epoch's train_loss differs from the uninterrupted "
+        "run's (resuming later keeps it)",
+        file="templates/package/metrics/running_average.py",
+        old="        if engine.state.iteration == 0:  # a resumed run keeps the loaded average\n",
+        new="        if engine.state.iteration < engine.state.epoch_length:\n",
+        tests=(RESUME_ANY_STEP,),
     ),
 )
