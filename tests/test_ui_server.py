@@ -500,3 +500,25 @@ def test_the_wheel_ships_the_page(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     static = REPO / "scaffold" / "ui" / "static"
     assert {f"scaffold/ui/static/{p.name}" for p in static.iterdir()} <= names
+
+
+# ---- how it answers ----
+
+
+def test_every_answer_is_200_and_a_bug_or_a_closed_tab_is_told_apart(
+    serve, edited, capsys
+):
+    server = serve(edited)
+    options = Options(name="webtrainer").to_record()
+    for path in ("/api/render", "/api/plan", "/api/update", "/api/download"):
+        assert post(server, path, {"options": options}).status == 200, path
+
+    # A tab closed mid-answer is no error; a bug prints its traceback.
+    for error in (ConnectionResetError("closed"), ValueError("a bug")):
+        try:
+            raise error
+        except Exception:
+            server.handle_error(None, ("127.0.0.1", 1))
+    printed = capsys.readouterr().err
+    assert "ValueError: a bug" in printed
+    assert "ConnectionResetError" not in printed
