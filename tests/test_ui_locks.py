@@ -141,6 +141,7 @@ def test_an_encoded_or_dotted_page_path_serves_nothing(server, path):
     answer = call(server, "GET", f"{path}?token={server.token}")
     assert answer.status == 404, answer.body
     assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json == {"error": f"no GET {path} here"}
 
 
 # Paths from the page that leave the project, or name it other than canonically, in

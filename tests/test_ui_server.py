@@ -522,3 +522,33 @@ def test_every_answer_is_200_and_a_bug_or_a_closed_tab_is_told_apart(
     printed = capsys.readouterr().err
     assert "ValueError: a bug" in printed
     assert "ConnectionResetError" not in printed
+
+
+def test_a_body_without_a_length_or_over_the_limit_is_refused(serve):
+    server = serve()
+    cases = [
+        ({}, 411, "the request has no Content-Length"),
+        ({"Content-Length": "many"}, 411, "the request has no Content-Length"),
+        (
+            {"Content-Length": str(2**20 + 1)},
+            413,
+            "the request body is over 1048576 bytes",
+        ),
+        ({"Content-Length": "-1"}, 413, "the request body is over 1048576 bytes"),
+    ]
+    for headers, status, error in cases:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        connection.putrequest("POST", "/api/render")
+        for name, value in {
+            "Content-Type": "application/json",
+            TOKEN_HEADER: server.token,
+            **headers,
+        }.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())) == (
+            status,
+            {"error": error},
+        ), headers
+        connection.close()
