@@ -552,3 +552,29 @@ def test_a_body_without_a_length_or_over_the_limit_is_refused(serve):
             {"error": error},
         ), headers
         connection.close()
+
+
+@pytest.mark.parametrize(
+    "raised, status, error",
+    [
+        (
+            OSError(28, "No space left on device"),
+            400,
+            "[Errno 28] No space left on device",
+        ),
+        (KeyError("a bug"), 500, "internal error: KeyError('a bug')"),
+    ],
+    ids=["os-error", "bug"],
+)
+def test_an_os_error_or_a_bug_comes_back_as_one_line(
+    serve, monkeypatch, capsys, raised, status, error
+):
+    def preview(body):
+        raise raised
+
+    monkeypatch.setattr("scaffold.ui.api.preview", preview)
+    server = serve()
+    answer = post(server, "/api/render", {"options": OPTIONS})
+    assert (answer.status, answer.json) == (status, {"error": error})
+    # The terminal gets a bug's traceback; an OSError is the user's to fix.
+    assert ("Traceback" in capsys.readouterr().err) == (status == 500)

@@ -99,3 +99,16 @@ def test_utf8_with_a_byte_order_mark_is_merged_with_its_mark_and_characters(
     assert not (root / f"{EDITED}.new").exists()
     checked = runner.invoke(app, ["check", str(root)])
     assert checked.exit_code == 0, checked.output
+
+
+def test_diff_marks_a_file_that_ends_without_a_newline(tmp_path):
+    exports = f"{PACKAGE}/metrics/__init__.py"  # topk changes its last lines
+    root = create(Options(PACKAGE), tmp_path)
+    mine = (root / exports).read_text().rstrip("\n")
+    (root / exports).write_text(mine)
+
+    shown = runner.invoke(app, ["diff", str(root), *CHANGE])
+
+    assert shown.exit_code == 0, shown.output
+    last = mine.splitlines()[-1]
+    assert f"-{last}\n\\ No newline at end of file\n" in shown.stdout
