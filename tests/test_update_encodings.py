@@ -5,6 +5,7 @@ byte order mark, is merged like any other, its characters intact."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,27 @@ def test_diff_marks_a_file_that_ends_without_a_newline(tmp_path):
     assert shown.exit_code == 0, shown.output
     last = mine.splitlines()[-1]
     assert f"-{last}\n\\ No newline at end of file\n" in shown.stdout
+
+
+def test_the_new_version_goes_beside_under_the_first_free_name(tmp_path, renders):
+    before, after = renders
+    root = project_with(tmp_path, (before.decode() + NOTE).encode("latin-1"))
+    (root / f"{EDITED}.new").write_text("an earlier new version, kept\n")
+
+    result = runner.invoke(app, ["update", str(root), *CHANGE])
+
+    assert section(result.stdout, "skipped") == [f"{EDITED} -> {EDITED}.new2"]
+    assert (root / f"{EDITED}.new").read_text() == "an earlier new version, kept\n"
+    assert (root / f"{EDITED}.new2").read_bytes() == after
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o755, 0o600])
+def test_a_merged_file_keeps_its_permission_bits(tmp_path, renders, mode):
+    before, _ = renders
+    root = project_with(tmp_path, before + NOTE.encode())
+    (root / EDITED).chmod(mode)
+
+    result = runner.invoke(app, ["update", str(root), *CHANGE])
+
+    assert section(result.stdout, "merged") == [EDITED]
+    assert stat.S_IMODE((root / EDITED).stat().st_mode) == mode
