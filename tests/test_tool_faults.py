@@ -651,3 +651,63 @@ def test_a_full_disk_inside_every_journal_line_is_undone(
             status = update_on_a_full_disk(plan, length, killed_while_undoing=False)
             assert status == FAILED, length
             assert snapshot(root) == old, length
+
+
+# A removal that empties its folder: the swap removes the folder too, and undoing
+# it puts the folder back before the file.
+
+
+def stage_a_removal_then_a_file(root: Path) -> Transaction:
+    (root / "a/b").mkdir(parents=True)
+    (root / "a/b/only.txt").write_text("mine\n")
+    transaction = Transaction(root, root, ".t-")
+    transaction.stage("a/b/only.txt", None)
+    transaction.stage("c.txt", b"new\n")
+    return transaction
+
+
+def test_a_removal_that_emptied_its_folders_is_undone_folders_first(tmp_path):
+    transaction = stage_a_removal_then_a_file(tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        fail_at(patch, [0], 2, FULL)  # the second rename: c.txt into place
+        with pytest.raises(OSError):
+            transaction.commit()
+    transaction.discard()
+    assert (tmp_path / "a/b/only.txt").read_text() == "mine\n"
+    assert not (tmp_path / "c.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
+
+
+def test_a_killed_removal_that_emptied_its_folders_is_undone_by_recover(tmp_path):
+    transaction = stage_a_removal_then_a_file(tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        kill_at(patch, 2)
+        with pytest.raises(Killed):
+            transaction.commit()
+        transaction.discard()  # as a dead process: its lock goes, its files stay
+    assert not (tmp_path / "a").exists()  # the kill came after the folders went
+    scaffold.transaction.recover(transaction.scratch)
+    assert (tmp_path / "a/b/only.txt").read_text() == "mine\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
+
+
+def test_an_undo_that_fails_too_keeps_the_originals_and_says_where(tmp_path):
+    transaction = stage_a_removal_then_a_file(tmp_path)
+    real_replace = os.replace
+    calls = [0]
+
+    def replace(*args):  # the first rename works; every later one fails
+        calls[0] += 1
+        if calls[0] > 1:
+            raise FULL
+        return real_replace(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "replace", replace)
+        with pytest.raises(scaffold.transaction.WriteFailed) as failed:
+            transaction.commit()
+    transaction.discard()
+    assert str(failed.value).endswith(
+        f"your original files are kept in {transaction.scratch}"
+    )
+    assert (transaction.scratch / "old/0").read_text() == "mine\n"
