@@ -1,4 +1,4 @@
-"""mutmut's score for scaffold/update.py and scaffold/render.py, run in a copy.
+"""mutmut's score for the files mutation/mutmut.cfg names, run in a copy.
 
     python -m mutation.library [--max-children N] [--dir FOLDER]
 
@@ -36,7 +36,16 @@ from pathlib import Path
 
 from mutation.repository import REPO, copy_repository, repository_files
 
-FILES = ("scaffold/update.py", "scaffold/render.py")
+# The files mutmut mutates: only_mutate in mutation/mutmut.cfg.
+FILES = tuple(
+    line.strip()
+    for line in (REPO / "mutation" / "mutmut.cfg")
+    .read_text()
+    .split("only_mutate=")[1]
+    .split("also_copy=")[0]
+    .splitlines()
+    if line.strip()
+)
 # mutmut's exit codes per mutant (mutmut/stats.py), as the statuses it reports.
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"}
 STATUS |= dict.fromkeys((36, -24, 24, 152, 255), "timeout")

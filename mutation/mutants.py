@@ -50,6 +50,16 @@ NAN_GUARD = "    trainer.add_event_handler(Events.ITERATION_COMPLETED, stop_on_n
 CHECKPOINT_BLOCK_END = (
     "    history.keep_until(trainer.state.iteration // epoch_length)\n{% endif %}\n"
 )
+BAD_INPUT_CASES = "tests/test_run_bad_input.py::test_a_bad_input_ends_the_run_with_one_error_line_and_writes_nothing"
+BAD_INPUT_PAIRS = (
+    "tests/test_run_bad_input.py::test_every_refused_pair_of_flags_has_a_case"
+)
+JOURNAL_KILLED = "tests/test_tool_faults.py::test_update_killed_inside_every_journal_line_is_undone_by_the_next_run"
+JOURNAL_FULL_DISK = (
+    "tests/test_tool_faults.py::test_a_full_disk_inside_every_journal_line_is_undone"
+)
+ENCODINGS = "tests/test_update_encodings.py::"
+RESUME_ANY_STEP = "tests/test_run_resume.py::test_a_run_killed_after_any_iteration_resumes_to_the_identical_run"
 BLACK_MATRIX = "tests/test_render_matrix.py::test_every_distinct_python_file_compiles_and_is_in_black_format"
 
 MUTANTS = (
@@ -461,5 +471,124 @@ MUTANTS = (
         tests=(
             f"{IMAGEFOLDER_TESTS}test_predict_agrees_with_the_folder_labels_at_the_runs_accuracy",
         ),
+    ),
+    # ------------------------------------------------------------ refused flag pairs
+    Mutant(
+        name="flags-freeze-backbone-with-net-accepted",
+        description="the config no longer refuses --freeze-backbone with the "
+        "project's own net: the run dies later with a traceback",
+        file="templates/package/config.py.jinja",
+        old=(
+            "    Conflict(\n"
+            '        "--freeze-backbone",\n'
+            '        "--model",\n'
+            '        lambda args: args.freeze_backbone and args.model == "net",\n'
+            '        "takes a torchvision --model, not net",\n'
+            "    ),\n"
+        ),
+        new="",
+        tests=(BAD_INPUT_PAIRS, f"{BAD_INPUT_CASES}[freeze-backbone-with-net]"),
+    ),
+    Mutant(
+        name="flags-refusal-checks-the-wrong-flag",
+        description="--weights is refused only without --pretrained, so --weights "
+        "with --pretrained gets past the flag check",
+        file="templates/package/config.py.jinja",
+        old="        lambda args: args.weights is not None and args.pretrained,\n",
+        new="        lambda args: args.weights is not None and not args.pretrained,\n",
+        tests=(f"{BAD_INPUT_CASES}[weights-with-pretrained]",),
+    ),
+    # ------------------------------------------------------------ the journal
+    Mutant(
+        name="journal-half-written-line-breaks-recovery",
+        description="recovery parses the journal's last line even when a kill cut "
+        "it short: the next update fails on it, and the project stays stuck until "
+        "the user deletes the scratch folder by hand",
+        file="scaffold/transaction.py",
+        old='    complete = data[: data.rfind(b"\\n") + 1]\n',
+        new="    complete = data\n",
+        tests=(JOURNAL_KILLED,),
+    ),
+    Mutant(
+        name="journal-short-write-ignored",
+        description="a journal line the full disk took only part of is taken as "
+        "written: its move is made, and a kill before the undo leaves that file "
+        "swapped for good",
+        file="scaffold/transaction.py",
+        old="        if os.write(self.journal, line) != len(line):\n",
+        new="        if os.write(self.journal, line) < 0:\n",
+        tests=(JOURNAL_FULL_DISK,),
+    ),
+    # ------------------------------------------------------------ text that is not UTF-8
+    Mutant(
+        name="update-merges-latin-1-into-mojibake",
+        description="update takes any bytes that decode as Latin-1 for text, so a "
+        "Latin-1 file (or a binary one) is merged line by line instead of being "
+        "left alone with FILE.new beside it",
+        file=UPDATE,
+        old='        data.decode("utf-8")\n',
+        new='        data.decode("latin-1")\n',
+        tests=(
+            f"{ENCODINGS}test_a_file_that_is_not_utf8_is_left_alone_with_the_new_version_beside",
+        ),
+    ),
+    Mutant(
+        name="update-merges-utf-16",
+        description="a file holding NUL bytes counts as text when it decodes as "
+        "UTF-8, as UTF-16 of ASCII without a byte order mark does: update merges "
+        "it into a broken file",
+        file=UPDATE,
+        old='    if b"\\0" in data:\n        return False\n',
+        new="",
+        tests=(
+            f"{ENCODINGS}test_a_file_that_is_not_utf8_is_left_alone_with_the_new_version_beside[utf-16-ascii-without-bom]",
+        ),
+    ),
+    # ------------------------------------------------------------ what is a template
+    Mutant(
+        name="fingerprint-counts-tool-caches",
+        description="the templates' fingerprint takes in the cache folders that "
+        "linters and test runners leave in templates/ (only __pycache__ is "
+        "passed over): after a ruff run, check reports every project as behind",
+        file=RENDER,
+        old='    return any(part == "__pycache__" or part.startswith(".") for part in relative.parts)\n',
+        new='    return any(part == "__pycache__" for part in relative.parts)\n',
+        tests=(
+            "tests/test_template_fingerprint.py::test_tool_caches_in_the_templates_leave_the_fingerprint_and_check_alone",
+        ),
+    ),
+    # ------------------------------------------------------------ the ui's paths
+    Mutant(
+        name="ui-path-accepts-a-windows-drive",
+        description="the ui takes a path with a Windows drive (C:/..., c:name) for "
+        "a path inside the project",
+        file="scaffold/ui/api.py",
+        old="        or PureWindowsPath(text).drive\n",
+        new="",
+        tests=(
+            "tests/test_ui_locks.py::test_a_file_path_in_either_os_convention_that_leaves_the_project_is_refused",
+        ),
+    ),
+    Mutant(
+        name="ui-create-follows-a-link-out",
+        description="Create writes through a link in the output folder to wherever "
+        "it points, out of the folder `scaffold ui` was given",
+        file="scaffold/ui/api.py",
+        old="    if not Path(os.path.realpath(root)).is_relative_to(workspace.output_dir):\n",
+        new="    if False:\n",
+        tests=(
+            "tests/test_ui_locks.py::test_create_refuses_a_project_folder_that_links_out_of_the_output_folder",
+        ),
+    ),
+    # ------------------------------------------------------------ resume at any step
+    Mutant(
+        name="resume-in-the-first-epoch-loses-the-running-loss",
+        description="the running loss starts afresh when a run resumes inside its "
+        "first epoch, so that epoch's train_loss differs from the uninterrupted "
+        "run's (resuming later keeps it)",
+        file="templates/package/metrics/running_average.py",
+        old="        if engine.state.iteration == 0:  # a resumed run keeps the loaded average\n",
+        new="        if engine.state.iteration < engine.state.epoch_length:\n",
+        tests=(RESUME_ANY_STEP,),
     ),
 )

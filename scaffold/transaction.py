@@ -16,6 +16,7 @@ after a crash still recovers. Scratch folders are named PREFIX + 8 hex digits.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -160,7 +161,11 @@ class Transaction:
 
     def log(self, op: Op) -> None:
         assert self.journal is not None
-        os.write(self.journal, (json.dumps(op) + "\n").encode())
+        line = (json.dumps(op) + "\n").encode()
+        # A nearly full disk takes part of a line without an error: the step it
+        # records must then not be made, as the next run could not undo it.
+        if os.write(self.journal, line) != len(line):
+            raise OSError(errno.ENOSPC, f"the disk took only part of {JOURNAL}'s line")
         self.done.append(op)
 
     def relative(self, path: Path) -> str:

@@ -95,11 +95,6 @@ CASES = [
         error="argument --device: mps: this machine or this build of torch has no "
         "such device",
     ),
-    usage(
-        "backend-nccl-on-cpu",
-        *("--backend", "nccl"),
-        error="argument --backend: nccl runs on CUDA devices; use gloo",
-    ),
     usage("dataset-unknown", "--dataset", "cifar10", error="invalid choice: 'cifar10'"),
     usage("monitor-unknown", "--monitor", "auc", error="invalid choice: 'auc'"),
     usage(
@@ -198,6 +193,33 @@ CASES = [
         error="a-file is not a readable checkpoint (truncated or corrupt?): ",
     ),
 ]
+# A command line for each pair of flags that the config refuses (its CONFLICTS),
+# keyed by the pair: test_every_refused_pair_of_flags_has_a_case checks that the
+# keys are exactly the generated config's pairs, so that a refusal dropped from the
+# config, or added to it without a case here, fails a test.
+REFUSED_PAIRS = {
+    ("--backend", "--device"): usage(
+        "backend-nccl-on-cpu",
+        *("--backend", "nccl", "--device", "cpu"),
+        error="argument --backend: nccl runs on CUDA devices; use gloo",
+    ),
+    ("--pretrained", "--model"): usage(
+        "pretrained-with-net",
+        *("--model", "net", "--pretrained"),
+        error="argument --pretrained: takes a torchvision --model, not net",
+    ),
+    ("--freeze-backbone", "--model"): usage(
+        "freeze-backbone-with-net",
+        *("--model", "net", "--freeze-backbone"),
+        error="argument --freeze-backbone: takes a torchvision --model, not net",
+    ),
+    ("--weights", "--pretrained"): usage(
+        "weights-with-pretrained",
+        *("--model", "resnet18", "--pretrained", "--weights", "a-file"),
+        error="argument --weights: not with --pretrained; choose one",
+    ),
+}
+CASES += REFUSED_PAIRS.values()
 if torch.cuda.is_available():
     CASES.append(
         usage(
@@ -249,6 +271,7 @@ import traceback
 from pathlib import Path
 
 import mytrainer.train
+from mytrainer.config import CONFLICTS
 from mytrainer.train import main
 
 cases, watched = json.loads(sys.argv[1]), json.loads(sys.argv[2])
@@ -305,7 +328,8 @@ for case in cases:
         "stderr": stderr.getvalue(),
         "changed": changed,
     }
-print(json.dumps(results))
+refused = [[conflict.flag, conflict.other] for conflict in CONFLICTS]
+print(json.dumps({"cases": results, "refused": refused}))
 """
 
 
@@ -342,7 +366,8 @@ def project(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results(project, mnist_root):
-    """What each case but the torchrun one did, all run in one process."""
+    """What each case but the torchrun one did, all run in one process, and the
+    pairs of flags that the project's config refuses."""
     cases = [
         {"id": case.id, "argv": command_line(case, mnist_root), "env": dict(case.env)}
         for case in CASES
@@ -384,10 +409,16 @@ def test_a_bad_input_ends_the_run_with_one_error_line_and_writes_nothing(
         status, (stderr, quiet) = torchrun_case(case, project, mnist_root, tmp_path)
         assert status != 0
         assert quiet == "", "a process other than the first printed"
-    else:
-        run = request.getfixturevalue("results")[case.id]  # the torchrun case alone
-        status, stderr = run["status"], run["stderr"]  # need not start that process
+    else:  # (the torchrun case alone need not start the shared process)
+        run = request.getfixturevalue("results")["cases"][case.id]
+        status, stderr = run["status"], run["stderr"]
         assert status == case.status, stderr
         assert run["changed"] == [], "the run wrote or removed files"
     last = one_error_line(stderr, case.status)
     assert case.error in last, last
+
+
+def test_every_refused_pair_of_flags_has_a_case(results):
+    refused = [tuple(pair) for pair in results["refused"]]
+    assert len(refused) == len(set(refused)), "a pair is refused twice"
+    assert set(refused) == set(REFUSED_PAIRS)

@@ -5,6 +5,7 @@ very weights of the uninterrupted run; and the float16 loss scaler steps exactly
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -269,3 +270,122 @@ def test_a_fresh_run_refuses_a_folder_holding_checkpoints(resumable):
     [line] = result.stderr.strip().splitlines()
     assert "holds checkpoints of an earlier run; continue it with --resume last" in line
     assert sorted(p.name for p in (root / "earlier/checkpoints").iterdir()) == before
+
+
+# ------------------------------------------------- resume after a kill at any step
+
+# Two epochs of 3 iterations, a checkpoint after each, gradients summed over 2
+# batches: the kills land at epoch ends, mid-epoch and between the two halves of an
+# optimizer step, in the first epoch (where only the running loss carries the
+# epoch's train_loss) and in the second.
+EVERY_STEP = [
+    *("--epochs", "2", "--epoch-length", "3", "--batch-size", "32"),
+    *("--checkpoint-every", "1", "--keep-last", "10", "--accumulate", "2"),
+    *("--clip-grad-norm", "1.0", "--device", "cpu", "--amp", "off"),
+]
+ITERATIONS = 6
+
+# Runs train.main in forked children of one process that imported torch once: the
+# reference, then one killed (os._exit: nothing more runs, no file is closed) right
+# after each checkpoint but the last is written, then each killed run resumed with
+# --resume last. Prints each child's exit status as the last line, in JSON.
+KILLED_AT_EVERY_STEP = r"""
+import json
+import os
+import random
+import sys
+import traceback
+
+import torch
+
+from mytrainer.handlers.checkpoint import Checkpointer
+from mytrainer.train import main
+
+flags, iterations = json.loads(sys.argv[1]), int(sys.argv[2])
+torch.set_num_threads(1)  # forked children: no thread pool to inherit
+write = Checkpointer._write
+
+
+def run(output_dir, *more, kill_after=None):
+    pid = os.fork()
+    if pid:
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    status = 0
+    # A forked child reseeds Python's random from the OS (os.register_at_fork); the
+    # run draws nothing from it, so each child starts it where a fresh one would be
+    # with a fixed seed, and the checkpoint's copy of it can be compared.
+    random.seed(0)
+    try:
+        if kill_after is not None:
+
+            def write_then_die(self, name):
+                write(self, name)
+                if name == f"checkpoint-{kill_after:08d}.pt":
+                    os._exit(9)
+
+            Checkpointer._write = write_then_die
+        main([*flags, "--output-dir", output_dir, *more])
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    sys.stdout.flush()
+    os._exit(status)
+
+
+statuses = {"reference": run("reference")}
+for k in range(1, iterations):
+    statuses[f"killed-{k}"] = run(f"run-{k}", kill_after=k)
+    statuses[f"resumed-{k}"] = run(f"run-{k}", "--resume", "last")
+print(json.dumps(statuses))
+"""
+
+
+def assert_identical(got, expected, where="checkpoint"):
+    """Equal, tensor for tensor (torch.equal: same values, same dtype and shape)."""
+    if isinstance(expected, torch.Tensor):
+        assert isinstance(got, torch.Tensor), where
+        assert got.dtype == expected.dtype and torch.equal(got, expected), where
+    elif isinstance(expected, dict):
+        assert got.keys() == expected.keys(), where
+        for key, value in expected.items():
+            assert_identical(got[key], value, f"{where}[{key!r}]")
+    elif isinstance(expected, list | tuple):
+        assert len(got) == len(expected), where
+        for n, (mine, theirs) in enumerate(zip(got, expected, strict=True)):
+            assert_identical(mine, theirs, f"{where}[{n}]")
+    else:
+        assert got == expected, where
+
+
+def test_a_run_killed_after_any_iteration_resumes_to_the_identical_run(
+    tmp_path, mnist_root
+):
+    root = create(Options(name="mytrainer", checkpoint=True), tmp_path)
+    flags = ["--data-dir", str(mnist_root), *EVERY_STEP]
+    result = run_python(
+        ["-c", KILLED_AT_EVERY_STEP, json.dumps(flags), str(ITERATIONS)],
+        cwd=root,
+        OMP_NUM_THREADS="1",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    statuses = json.loads(result.stdout.splitlines()[-1])
+    assert statuses.pop("reference") == 0, result.stderr[-3000:]
+
+    last = f"checkpoints/checkpoint-{ITERATIONS:08d}.pt"
+    expected = torch.load(root / "reference" / last, weights_only=True)
+    assert set(expected) == set(CHECKPOINT_KEYS)
+    history = read_history(root / "reference/metrics.jsonl")
+    for row in history:
+        del row["seconds"]  # the only value a clock gives
+    assert [row["epoch"] for row in history] == [1, 2]
+    for k in range(1, ITERATIONS):  # (after the last one, there is nothing to do)
+        assert statuses[f"killed-{k}"] == 9, f"the run was not killed after {k}"
+        assert statuses[f"resumed-{k}"] == 0, result.stderr[-3000:]
+        run = root / f"run-{k}"
+        assert_identical(
+            torch.load(run / last, weights_only=True), expected, f"killed after {k}"
+        )
+        rows = read_history(run / "metrics.jsonl")
+        for row in rows:
+            del row["seconds"]
+        assert rows == history, f"killed after {k}"

@@ -494,3 +494,220 @@ def test_ctrl_c_at_random_moments_exits_130_and_changes_nothing(pristine, tmp_pa
             assert process.returncode == 0, stderr
             assert snapshot(root) == new, attempt
     assert interrupted >= 2
+
+
+# Faults inside the journal's own writes: the process killed, or the disk full,
+# with the journal cut inside every line (in its middle, where it is not yet JSON,
+# and before its newline, where it is) and after it, before the step it records.
+
+
+def journal_of(plan_root: Path, monkeypatch) -> bytes:
+    """The journal that a whole update of plan_root writes, read at its commit."""
+    journal = []
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs):
+        if str(path).endswith(JOURNAL):
+            journal.append(Path(path).read_bytes())
+        return real_unlink(path, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "unlink", unlink)
+        apply(plan_update(plan_root, {"metrics": ("topk",)}))
+    [data] = journal
+    return data
+
+
+def cuts(journal: bytes) -> list[int]:
+    """Journal lengths to stop at: none, and in each line its middle, all but its
+    newline, and its end."""
+    ends = [n + 1 for n, byte in enumerate(journal) if byte == ord("\n")]
+    points = {0}
+    for start, end in zip([0, *ends], ends, strict=False):
+        points |= {(start + end) // 2, end - 1, end}
+    return sorted(points)
+
+
+def kill_in_journal(monkeypatch, length: int) -> None:
+    """'Kill' the process (Killed, no undo, no cleanup) once the journal holds
+    `length` bytes: a write that would pass it writes only up to it."""
+    kill_at(monkeypatch, -1)  # a dead process neither undoes nor cleans up
+    held = [0]
+    real_write = os.write
+
+    def write(fd, data):
+        if not os.readlink(f"/proc/self/fd/{fd}").endswith(JOURNAL):
+            return real_write(fd, data)
+        room = length - held[0]
+        held[0] += real_write(fd, data[:room])
+        if held[0] >= length:
+            raise Killed
+        return len(data)
+
+    monkeypatch.setattr(os, "write", write)
+
+
+needs_proc = pytest.mark.skipif(
+    not os.path.isdir("/proc/self/fd"), reason="names open files through /proc"
+)
+
+
+def assert_next_run_restores(root: Path, old: dict) -> str:
+    """The next update puts the old files back, and check then works."""
+    result = runner.invoke(app, ["update", str(root)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith("already up to date\n")
+    assert snapshot(root) == old
+    result = runner.invoke(app, ["check", str(root)])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@needs_proc
+@pytest.mark.slow
+def test_update_killed_inside_every_journal_line_is_undone_by_the_next_run(
+    pristine, tmp_path, monkeypatch
+):
+    old, _ = pristine
+    journal = journal_of(copy_of(old, tmp_path / "whole"), monkeypatch)
+    assert journal.count(b"\n") > 10
+
+    for length in cuts(journal):
+        root = copy_of(old, tmp_path / str(length))
+        plan = plan_update(root, {"metrics": ("topk",)})
+        with monkeypatch.context() as patch:
+            kill_in_journal(patch, length)
+            with pytest.raises(Killed):
+                apply(plan)
+        [leftover] = (root / ".scaffold").glob("update-*")
+        assert (leftover / JOURNAL).read_bytes() == journal[:length]
+        assert_next_run_restores(root, old)
+
+
+# A full disk, made real: RLIMIT_FSIZE caps the size of every file the process
+# writes, so the journal's write that reaches the cap writes only part of its line
+# (a short count) and the next one fails (EFBIG). Set once the files are staged,
+# it stops the journal alone. Each try runs in a child process (fork), which either
+# undoes the update itself or is killed while undoing it.
+FAILED, KILLED_WHILE_UNDOING = 3, 4
+
+
+def update_on_a_full_disk(plan, length: int, killed_while_undoing: bool) -> int:
+    """Fork; in the child, apply the plan with the journal capped at length bytes.
+    Returns the child's exit status."""
+    pid = os.fork()
+    if pid:
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    status = 1
+    try:
+        import resource
+
+        real_commit = Transaction.commit
+
+        def commit(self):
+            hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+            resource.setrlimit(resource.RLIMIT_FSIZE, (length, hard))
+            real_commit(self)
+
+        def killed(self, error):
+            os._exit(KILLED_WHILE_UNDOING)
+
+        Transaction.commit = commit
+        if killed_while_undoing:
+            Transaction.roll_back = killed
+        try:
+            apply(plan)
+            status = 0
+        except scaffold.update.UpdateFailed as error:
+            assert "nothing was changed" in str(error), error
+            status = FAILED
+    finally:
+        os._exit(status)
+
+
+@needs_proc
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forks")
+def test_a_full_disk_inside_every_journal_line_is_undone(
+    pristine, tmp_path, monkeypatch
+):
+    old, _ = pristine
+    journal = journal_of(copy_of(old, tmp_path / "whole"), monkeypatch)
+    short = [n for n in cuts(journal) if n and journal[n - 1] != ord("\n")]
+
+    for length in cuts(journal):
+        root = copy_of(old, tmp_path / str(length))
+        plan = plan_update(root, {"metrics": ("topk",)})
+        status = update_on_a_full_disk(plan, length, killed_while_undoing=True)
+        if length == len(journal):  # room for the whole journal: the update is in
+            assert status == 0
+            assert not list((root / ".scaffold").glob("update-*"))
+            continue
+        assert status == KILLED_WHILE_UNDOING, length
+        assert_next_run_restores(root, old)
+        if length in short:  # a write cut short, then undone in the same process
+            root = copy_of(old, tmp_path / f"{length}-undone")
+            plan = plan_update(root, {"metrics": ("topk",)})
+            status = update_on_a_full_disk(plan, length, killed_while_undoing=False)
+            assert status == FAILED, length
+            assert snapshot(root) == old, length
+
+
+# A removal that empties its folder: the swap removes the folder too, and undoing
+# it puts the folder back before the file.
+
+
+def stage_a_removal_then_a_file(root: Path) -> Transaction:
+    (root / "a/b").mkdir(parents=True)
+    (root / "a/b/only.txt").write_text("mine\n")
+    transaction = Transaction(root, root, ".t-")
+    transaction.stage("a/b/only.txt", None)
+    transaction.stage("c.txt", b"new\n")
+    return transaction
+
+
+def test_a_removal_that_emptied_its_folders_is_undone_folders_first(tmp_path):
+    transaction = stage_a_removal_then_a_file(tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        fail_at(patch, [0], 2, FULL)  # the second rename: c.txt into place
+        with pytest.raises(OSError):
+            transaction.commit()
+    transaction.discard()
+    assert (tmp_path / "a/b/only.txt").read_text() == "mine\n"
+    assert not (tmp_path / "c.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
+
+
+def test_a_killed_removal_that_emptied_its_folders_is_undone_by_recover(tmp_path):
+    transaction = stage_a_removal_then_a_file(tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        kill_at(patch, 2)
+        with pytest.raises(Killed):
+            transaction.commit()
+        transaction.discard()  # as a dead process: its lock goes, its files stay
+    assert not (tmp_path / "a").exists()  # the kill came after the folders went
+    scaffold.transaction.recover(transaction.scratch)
+    assert (tmp_path / "a/b/only.txt").read_text() == "mine\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
+
+
+def test_an_undo_that_fails_too_keeps_the_originals_and_says_where(tmp_path):
+    transaction = stage_a_removal_then_a_file(tmp_path)
+    real_replace = os.replace
+    calls = [0]
+
+    def replace(*args):  # the first rename works; every later one fails
+        calls[0] += 1
+        if calls[0] > 1:
+            raise FULL
+        return real_replace(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "replace", replace)
+        with pytest.raises(scaffold.transaction.WriteFailed) as failed:
+            transaction.commit()
+    transaction.discard()
+    assert str(failed.value).endswith(
+        f"your original files are kept in {transaction.scratch}"
+    )
+    assert (transaction.scratch / "old/0").read_text() == "mine\n"

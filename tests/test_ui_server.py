@@ -582,3 +582,81 @@ def test_the_wheel_ships_the_page(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     static = REPO / "scaffold" / "ui" / "static"
     assert {f"scaffold/ui/static/{p.name}" for p in static.iterdir()} <= names
+
+
+# ---- how it answers ----
+
+
+def test_every_answer_is_200_and_a_bug_or_a_closed_tab_is_told_apart(
+    serve, edited, capsys
+):
+    server = serve(edited)
+    options = Options(name="webtrainer").to_record()
+    for path in ("/api/render", "/api/plan", "/api/update", "/api/download"):
+        assert post(server, path, {"options": options}).status == 200, path
+
+    # A tab closed mid-answer is no error; a bug prints its traceback.
+    for error in (ConnectionResetError("closed"), ValueError("a bug")):
+        try:
+            raise error
+        except Exception:
+            server.handle_error(None, ("127.0.0.1", 1))
+    printed = capsys.readouterr().err
+    assert "ValueError: a bug" in printed
+    assert "ConnectionResetError" not in printed
+
+
+def test_a_body_without_a_length_or_over_the_limit_is_refused(serve):
+    server = serve()
+    cases = [
+        ({}, 411, "the request has no Content-Length"),
+        ({"Content-Length": "many"}, 411, "the request has no Content-Length"),
+        (
+            {"Content-Length": str(2**20 + 1)},
+            413,
+            "the request body is over 1048576 bytes",
+        ),
+        ({"Content-Length": "-1"}, 413, "the request body is over 1048576 bytes"),
+    ]
+    for headers, status, error in cases:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        connection.putrequest("POST", "/api/render")
+        for name, value in {
+            "Content-Type": "application/json",
+            TOKEN_HEADER: server.token,
+            **headers,
+        }.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())) == (
+            status,
+            {"error": error},
+        ), headers
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "raised, status, error",
+    [
+        (
+            OSError(28, "No space left on device"),
+            400,
+            "[Errno 28] No space left on device",
+        ),
+        (KeyError("a bug"), 500, "internal error: KeyError('a bug')"),
+    ],
+    ids=["os-error", "bug"],
+)
+def test_an_os_error_or_a_bug_comes_back_as_one_line(
+    serve, monkeypatch, capsys, raised, status, error
+):
+    def preview(body):
+        raise raised
+
+    monkeypatch.setattr("scaffold.ui.api.preview", preview)
+    server = serve()
+    answer = post(server, "/api/render", {"options": OPTIONS})
+    assert (answer.status, answer.json) == (status, {"error": error})
+    # The terminal gets a bug's traceback; an OSError is the user's to fix.
+    assert ("Traceback" in capsys.readouterr().err) == (status == 500)

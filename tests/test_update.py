@@ -642,3 +642,10 @@ def test_record_is_unchanged_after_a_failure(project, monkeypatch):
         apply(plan_update(root))
     assert (root / RECORD_FILE).read_bytes() == record
     assert json.loads(record)["templates_fingerprint"] != fingerprint()
+
+
+def test_an_up_to_date_plan_has_no_summary_and_a_behind_one_says_why(tmp_path):
+    root = create(Options(PACKAGE), tmp_path)
+    assert plan_update(root).summary() == ""
+    behind = plan_update(root, {"metrics": ("accuracy", "nll", "topk")})
+    assert behind.summary() == "6 files would change; `scaffold diff` shows how"

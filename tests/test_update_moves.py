@@ -8,7 +8,9 @@ every module at the package's top, then edited (see test_update_from_release.py)
 
 from __future__ import annotations
 
+import difflib
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,48 @@ def test_diff_shows_a_move_from_the_old_path_to_the_new(project):
     assert result.exit_code == 0, result.output
     assert f"--- a/{ENGINE}\n+++ b/{NEW_ENGINE}\n" in result.stdout
     assert not (project / NEW_ENGINE).exists()
+
+
+def edit_where_the_move_changes(project: Path, old: str, new: str) -> None:
+    """Rewrite the lines around the templates' first change to the moved file, in
+    the user's copy at the old path."""
+    base = (project / ".scaffold/base" / old).read_text().splitlines(keepends=True)
+    theirs = render(Options(name="digits"))[new].splitlines(keepends=True)
+    opcodes = difflib.SequenceMatcher(a=base, b=theirs).get_opcodes()
+    _, start, end, _, _ = next(op for op in opcodes if op[0] != "equal")
+    mine = [*base[: max(start - 1, 0)], "# my own lines\n", *base[end + 1 :]]
+    (project / old).write_text("".join(mine))
+
+
+def test_a_moved_file_whose_edit_overlaps_the_template_change_conflicts(project):
+    edit_where_the_move_changes(project, ENGINE, NEW_ENGINE)
+
+    result = runner.invoke(app, ["update", str(project)])
+
+    assert f"{ENGINE} -> {NEW_ENGINE}" in section(result.stdout, "conflicted")
+    assert result.stderr == (
+        f"error: conflicts in 2 files: {NEW_ENGINE}, digits/data/loaders.py; edit "
+        "each block between <<<<<<< and >>>>>>> to the code you want\n"
+    )
+    assert "<<<<<<< your version" in (project / NEW_ENGINE).read_text()
+    assert not (project / ENGINE).exists()
+
+
+def test_an_executable_moved_file_keeps_its_mode(project):
+    (project / SUPERVISED).chmod(0o754)
+
+    runner.invoke(app, ["update", str(project)])
+
+    assert stat.S_IMODE((project / NEW_SUPERVISED).stat().st_mode) == 0o754
+
+
+def test_a_moved_file_that_is_not_text_stays_and_the_new_one_is_written(project):
+    mine = (project / SUPERVISED).read_text().encode("latin-1") + b"# d\xe9j\xe0\n"
+    (project / SUPERVISED).write_bytes(mine)
+
+    result = runner.invoke(app, ["update", str(project)])
+
+    assert section(result.stdout, "skipped") == [f"{SUPERVISED} -> {NEW_SUPERVISED}"]
+    assert (project / SUPERVISED).read_bytes() == mine
+    expected = render(Options(name="digits"))[NEW_SUPERVISED]
+    assert (project / NEW_SUPERVISED).read_text() == expected

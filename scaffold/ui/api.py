@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import time
 import zipfile
 from dataclasses import dataclass
@@ -199,6 +200,12 @@ def initial_state(workspace: Workspace) -> dict[str, Any]:
 def create_project(workspace: Workspace, body: dict[str, Any]) -> dict[str, Any]:
     """`scaffold new` into the output folder: the same checks, all or nothing."""
     options = requested_options(body)
+    root = workspace.output_dir / options.name
+    # A link there could lead anywhere: the page writes into --output-dir only.
+    if not Path(os.path.realpath(root)).is_relative_to(workspace.output_dir):
+        raise PathRefused(
+            f"{root} is a link out of {workspace.output_dir}; choose another name"
+        )
     note = recover_interrupted_new(workspace.output_dir, options.name)
     root = create(options, workspace.output_dir)
     return {
