@@ -7,6 +7,8 @@ any work starts, not a traceback minutes later.
 
 import argparse
 import os
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.distributed as dist
@@ -46,6 +48,45 @@ being the first machine and ID a name the two share):
   torchrun --nnodes=2 --nproc-per-node=4 --rdzv-backend=c10d \\
       --rdzv-endpoint=HOST:29500 --rdzv-id=ID -m mytrainer.train --data-dir DIR
 """
+
+
+class Conflict(NamedTuple):
+    """Two flags that no run can take together: when `given(args)` holds, the run
+    ends with `argument FLAG: REASON`."""
+
+    flag: str  # the flag the error names
+    other: str  # the flag it cannot go with
+    given: Callable[[argparse.Namespace], bool]
+    reason: str
+
+
+# Every pair of flags refused before any work starts, checked in this order.
+CONFLICTS = (
+    Conflict(
+        "--backend",
+        "--device",
+        lambda args: args.backend == "nccl" and args.device.type != "cuda",
+        "nccl runs on CUDA devices; use gloo",
+    ),
+    Conflict(
+        "--pretrained",
+        "--model",
+        lambda args: args.pretrained and args.model == "net",
+        "takes a torchvision --model, not net",
+    ),
+    Conflict(
+        "--freeze-backbone",
+        "--model",
+        lambda args: args.freeze_backbone and args.model == "net",
+        "takes a torchvision --model, not net",
+    ),
+    Conflict(
+        "--weights",
+        "--pretrained",
+        lambda args: args.weights is not None and args.pretrained,
+        "not with --pretrained; choose one",
+    ),
+)
 
 
 def parse_args(argv=None):
@@ -208,13 +249,9 @@ def parse_args(argv=None):
             f"argument --batch-size: expected a multiple of the {processes} "
             f"processes, which share each batch, got {args.batch_size}"
         )
-    if args.backend == "nccl" and args.device.type != "cuda":
-        parser.error("argument --backend: nccl runs on CUDA devices; use gloo")
-    if args.model == "net" and (args.pretrained or args.freeze_backbone):
-        flag = "--pretrained" if args.pretrained else "--freeze-backbone"
-        parser.error(f"argument {flag}: takes a torchvision --model, not net")
-    if args.pretrained and args.weights:
-        parser.error("argument --weights: not with --pretrained; choose one")
+    for conflict in CONFLICTS:
+        if conflict.given(args):
+            parser.error(f"argument {conflict.flag}: {conflict.reason}")
     args.lr = args.lr or SCHEDULERS[args.scheduler]
     args.monitor_mode = args.monitor_mode or MONITORED[args.monitor]
     return args
