@@ -345,6 +345,8 @@ CORE_FILES = (
     "package/model/build.py",
     "package/model/net.py",
     "package/predict.py.jinja",
+    "package/run_config.py.jinja",
+    "package/run_folder.py",
     "package/train.py.jinja",
     "tests/conftest.py",
     "tests/test_distributed.py.jinja",

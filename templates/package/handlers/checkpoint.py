@@ -11,6 +11,7 @@ renamed, so a crash never leaves a half-written checkpoint under a real name.
 import os
 import random
 import re
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -285,3 +286,18 @@ def _holds_non_finite(state):
     if isinstance(state, (list, tuple)):
         return any(_holds_non_finite(value) for value in state)
     return False
+
+
+def run_to_resume(where, runs):
+    """The run folder that resuming from `where` continues, when --output-dir is
+    not given: with "last", the newest folder under `runs` that holds a checkpoint;
+    with a path, the run whose checkpoints/ holds it (None: a path from elsewhere,
+    whose run goes on in a new folder)."""
+    if where == "last":
+        found = runs.glob("*/checkpoints/*.pt")
+        folders = sorted({path.parent.parent for path in found})
+        if not folders:
+            raise CheckpointError(f"no run in {runs} has a checkpoint to resume from")
+        return folders[-1]
+    path = Path(where)
+    return path.parent.parent if path.parent.name == "checkpoints" else None
