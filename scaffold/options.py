@@ -38,6 +38,8 @@ class Options:
     amp: bool = False
     progress: bool = False
     tensorboard: bool = False
+    mlflow: bool = False
+    wandb: bool = False
     plot: bool = False
 
     def __post_init__(self) -> None:

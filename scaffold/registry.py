@@ -233,6 +233,25 @@ FEATURES: dict[str, FeatureSpec] = {
             exports=("TensorBoardLogger",),
         ),
         FeatureSpec(
+            "mlflow",
+            "MLflow runs of flags, loss, metrics and model; sqlite, no server (adds mlflow)",
+            render_time=True,
+            why="adds the mlflow dependency",
+            files=("package/handlers/mlflow_logger.py",),
+            requires=("mlflow>=3.0",),
+            exports=("MLflowLogger",),
+        ),
+        FeatureSpec(
+            "wandb",
+            "Weights & Biases runs of flags, loss, metrics and model; offline by default "
+            "(adds wandb)",
+            render_time=True,
+            why="adds the wandb dependency",
+            files=("package/handlers/wandb_logger.py",),
+            requires=("wandb>=0.19",),
+            exports=("WandbLogger",),
+        ),
+        FeatureSpec(
             "plot",
             "a PNG of the training curves at the end (adds matplotlib)",
             render_time=True,
@@ -412,6 +431,9 @@ RESERVED_NAMES = frozenset(
         "tqdm",
         "matplotlib",
         "tensorboard",
+        "mlflow",
+        "wandb",
+        "optuna",
         "setuptools",
     }
 )
