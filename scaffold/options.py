@@ -40,6 +40,7 @@ class Options:
     tensorboard: bool = False
     mlflow: bool = False
     wandb: bool = False
+    sweep: bool = False
     plot: bool = False
 
     def __post_init__(self) -> None:

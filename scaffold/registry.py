@@ -252,6 +252,15 @@ FEATURES: dict[str, FeatureSpec] = {
             exports=("WandbLogger",),
         ),
         FeatureSpec(
+            "sweep",
+            "python -m NAME.sweep: tune flags with Optuna (TPE, pruning, sqlite; adds "
+            "optuna)",
+            render_time=True,
+            why="adds sweep.py and the optuna dependency",
+            files=("package/sweep.py.jinja",),
+            requires=("optuna>=4.0",),
+        ),
+        FeatureSpec(
             "plot",
             "a PNG of the training curves at the end (adds matplotlib)",
             render_time=True,
