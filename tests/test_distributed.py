@@ -363,6 +363,7 @@ def test_only_rank_0_writes_checkpoints_tensorboard_files_and_plots(
     assert sorted(p.name for p in out.iterdir()) == [
         "checkpoints",
         "classes.json",
+        "config.json",
         "last.pt",
         "metrics.jsonl",
         "model.pt",
