@@ -54,7 +54,7 @@ def timed(method, kind):
             spent[kind] += time.perf_counter() - started
     return call
 
-cls.__init__ = timed(cls.__init__, "start")
+cls._start = timed(cls._start, "start")
 cls._log_training = timed(cls._log_training, "handlers")
 cls.epoch_completed = timed(cls.epoch_completed, "handlers")
 cls._finish = timed(cls._finish, "finish")

@@ -29,7 +29,7 @@ class MLflowLogger:
     """Logs the run in `run_dir` as an MLflow run of the experiment named after
     this project (the run takes the folder's name).
 
-    At the start: every flag of the run's config.json as a parameter. Every
+    When training starts: every flag of the run's config.json as a parameter. Every
     `every` iterations, once attached: train/loss and train/lr against the
     iteration. After each validation, epoch_completed(engine, record) logs every
     number of the epoch's record under its metrics.jsonl name against the epoch
@@ -42,10 +42,19 @@ class MLflowLogger:
         self.run_dir = run_dir
         self.optimizer = optimizer
         self.every = every
-        self.run_id = None
-        self.client = self._try(self._start)
+        self.run_id = self.client = None
 
-    def _start(self):
+    def attach(self, engine):
+        engine.add_event_handler(Events.STARTED, self._start)
+        engine.add_event_handler(
+            Events.ITERATION_COMPLETED(every=self.every), self._log_training
+        )
+        engine.add_event_handler(Events.COMPLETED, self._finish)
+
+    def _start(self, _):
+        self.client = self._try(self._open_run)
+
+    def _open_run(self):
         uri = os.environ.get("MLFLOW_TRACKING_URI")
         artifacts = None
         if not uri:
@@ -65,12 +74,6 @@ class MLflowLogger:
         params = [Param(name, str(value)) for name, value in config["flags"].items()]
         client.log_batch(self.run_id, params=params)
         return client
-
-    def attach(self, engine):
-        engine.add_event_handler(
-            Events.ITERATION_COMPLETED(every=self.every), self._log_training
-        )
-        engine.add_event_handler(Events.COMPLETED, self._finish)
 
     def _log_training(self, engine):
         step = engine.state.iteration

@@ -18,7 +18,7 @@ class WandbLogger:
     """Logs the run in `run_dir` as a W&B run of the project named after this
     one (the run takes the folder's name).
 
-    At the start: every flag of the run's config.json as the run's config. Every
+    When training starts: every flag of the run's config.json as the run's config. Every
     `every` iterations, once attached: train/loss and train/lr. After each
     validation, epoch_completed(engine, record) logs every number of the epoch's
     record under its metrics.jsonl name (per-class scores as <name>/<class>).
@@ -30,23 +30,27 @@ class WandbLogger:
         self.run_dir = run_dir
         self.optimizer = optimizer
         self.every = every
-        config = json.loads((run_dir / "config.json").read_text())
+        self.run = None
+
+    def attach(self, engine):
+        engine.add_event_handler(Events.STARTED, self._start)
+        engine.add_event_handler(
+            Events.ITERATION_COMPLETED(every=self.every), self._log_training
+        )
+        engine.add_event_handler(Events.COMPLETED, self._finish)
+
+    def _start(self, _):
+        config = json.loads((self.run_dir / "config.json").read_text())
         self.run = self._try(
             wandb.init,
             project=__package__.split(".")[0],
-            name=run_dir.name,
-            dir=run_dir,
+            name=self.run_dir.name,
+            dir=self.run_dir,
             config=config["flags"],
             mode=None if "WANDB_MODE" in os.environ else "offline",
             reinit="create_new",  # a sweep starts several runs in one process
             settings=wandb.Settings(silent=True, init_timeout=30),
         )
-
-    def attach(self, engine):
-        engine.add_event_handler(
-            Events.ITERATION_COMPLETED(every=self.every), self._log_training
-        )
-        engine.add_event_handler(Events.COMPLETED, self._finish)
 
     def _log_training(self, engine):
         loss = float(engine.state.metrics["loss"])
