@@ -38,6 +38,9 @@ class Options:
     amp: bool = False
     progress: bool = False
     tensorboard: bool = False
+    mlflow: bool = False
+    wandb: bool = False
+    sweep: bool = False
     plot: bool = False
     slurm: bool = False
 

@@ -234,6 +234,34 @@ FEATURES: dict[str, FeatureSpec] = {
             exports=("TensorBoardLogger",),
         ),
         FeatureSpec(
+            "mlflow",
+            "MLflow runs of flags, loss, metrics and model; sqlite, no server (adds mlflow)",
+            render_time=True,
+            why="adds the mlflow dependency",
+            files=("package/handlers/mlflow_logger.py",),
+            requires=("mlflow>=3.0",),
+            exports=("MLflowLogger",),
+        ),
+        FeatureSpec(
+            "wandb",
+            "Weights & Biases runs of flags, loss, metrics and model; offline by default "
+            "(adds wandb)",
+            render_time=True,
+            why="adds the wandb dependency",
+            files=("package/handlers/wandb_logger.py",),
+            requires=("wandb>=0.19",),
+            exports=("WandbLogger",),
+        ),
+        FeatureSpec(
+            "sweep",
+            "python -m NAME.sweep: tune flags with Optuna (TPE, pruning, sqlite; adds "
+            "optuna)",
+            render_time=True,
+            why="adds sweep.py and the optuna dependency",
+            files=("package/sweep.py.jinja",),
+            requires=("optuna>=4.0",),
+        ),
+        FeatureSpec(
             "plot",
             "a PNG of the training curves at the end (adds matplotlib)",
             render_time=True,
@@ -357,6 +385,8 @@ CORE_FILES = (
     "package/model/classifier.py",
     "package/model/net.py",
     "package/predict.py.jinja",
+    "package/run_config.py.jinja",
+    "package/run_folder.py",
     "package/train.py.jinja",
     "tests/conftest.py",
     "tests/test_distributed.py.jinja",
@@ -422,6 +452,9 @@ RESERVED_NAMES = frozenset(
         "tqdm",
         "matplotlib",
         "tensorboard",
+        "mlflow",
+        "wandb",
+        "optuna",
         "setuptools",
     }
 )

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 import jinja2
 
+from scaffold import __version__
 from scaffold.options import Options
 from scaffold.registry import (
     CORE_FILES,
@@ -169,6 +170,7 @@ def context(options: Options) -> dict:
     return {
         **options.to_record(),
         "package": options.name,
+        "scaffold_version": __version__,
         "metric_specs": specs,
         "metric_classes": [cls for spec in specs for cls in spec.classes],
         "metric_modules": dict(sorted(metric_modules.items())),

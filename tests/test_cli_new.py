@@ -63,6 +63,9 @@ def test_new_writes_the_project_and_its_record(tmp_path):
         "amp": False,
         "progress": False,
         "tensorboard": False,
+        "mlflow": False,
+        "wandb": False,
+        "sweep": False,
         "plot": False,
         "slurm": False,
     }

@@ -359,15 +359,19 @@ def test_only_rank_0_writes_checkpoints_tensorboard_files_and_plots(
     assert records[1]["files"] == []
     written = {path for _, path in records[0]["files"]}
     files = {p.relative_to(project).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert files <= written
+    # W&B's files are written by the service process that rank 0's run starts.
+    wandb_service = {path for path in files if path.startswith("two/wandb/")}
+    assert wandb_service and files - wandb_service <= written
     assert sorted(p.name for p in out.iterdir()) == [
         "checkpoints",
         "classes.json",
+        "config.json",
         "last.pt",
         "metrics.jsonl",
         "model.pt",
         "tensorboard",
         "training_curves.png",
+        "wandb",
     ]
     history = read_history(out / "metrics.jsonl")
     assert [row["epoch"] for row in history] == [1, 2, 3, 4, 5]
@@ -479,14 +483,17 @@ def test_dataloader_path_under_torchrun_and_a_plain_single_process(
         "--loader",
         "dataloader",
     ]
-    result = torchrun(
-        project, *args, "--output-dir", "dataloader", RECORD_DIR="records-dataloader"
-    )
+    before = set(project.glob("runs/2*"))
+    # Without --output-dir: rank 0 makes the run's folder, and both write to it.
+    result = torchrun(project, *args, RECORD_DIR="records-dataloader")
     assert result.returncode == 0, result.stderr[-3000:]
+    [folder] = set(project.glob("runs/2*")) - before
+    assert result.stdout.count("run: ") == 1
+    assert f"run: runs/{folder.name}" in result.stdout.splitlines()
     records = read_records(project / "records-dataloader", 2)
     assert records[0]["dataset_size"] == 3999
     assert_one_run_on_equal_disjoint_shares(records, epochs=[1])
-    assert read_history(project / "dataloader" / "metrics.jsonl")[0]["accuracy"] > 0.8
+    assert read_history(folder / "metrics.jsonl")[0]["accuracy"] > 0.8
 
     result = run_python(
         [*args, "--output-dir", "single"],

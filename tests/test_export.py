@@ -507,8 +507,7 @@ def test_the_readme_example_classifies_with_onnxruntime_alone(
     script = readme_example(exported.root)
     assert "import " + PACKAGE not in script and "from " + PACKAGE not in script
     assert len(script.strip().splitlines()) <= 15
-    (tmp_path / "runs").mkdir()
-    shutil.copy(exported.moved[case] / "model.onnx", tmp_path / "runs")
+    model = shutil.copy(exported.moved[case] / "model.onnx", tmp_path)
     (tmp_path / "classify.py").write_text(script)
     predicted = {
         name: (label, probability)
@@ -518,7 +517,9 @@ def test_the_readme_example_classifies_with_onnxruntime_alone(
     }
     paths = sorted(exported.images[case].rglob("*.png"))
     for path in [*paths[:2], *(p for p in paths if p.name == "wide.png")]:
-        result = run_python(["classify.py", str(path)], cwd=tmp_path, PYTHONPATH="")
+        result = run_python(
+            ["classify.py", str(model), str(path)], cwd=tmp_path, PYTHONPATH=""
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         label, probability = result.stdout.split()
         assert label == predicted[path.name][0], path

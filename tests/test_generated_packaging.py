@@ -36,8 +36,7 @@ def test_the_wheel_holds_every_module_of_the_package(tmp_path, data):
     with zipfile.ZipFile(wheel) as archive:
         modules = {name for name in archive.namelist() if name.endswith(".py")}
     expected = {
-        path.relative_to(root).as_posix()
-        for path in (root / "mytrainer").rglob("*.py")
+        path.relative_to(root).as_posix() for path in (root / "mytrainer").rglob("*.py")
     }
     assert modules == expected
     assert {"mytrainer/engine/engine.py", "mytrainer/data/loaders.py"} <= modules

@@ -2,7 +2,8 @@
 and each set's train script is wired for its options.
 
 The matrix: every metric subset (no features), every set of the features that
-add files (default metrics), and each other kind of data (defaults). Each project runs the shipped tests of what varies
+add files (default metrics) but the trackers and the sweep, which are tried
+alone and with every other feature, and each other kind of data (defaults). Each project runs the shipped tests of what varies
 with those options: test_metrics.py and one file per metric module; test_handlers.py
 and one file per feature. The train script of each is checked too (WIRING below):
 its flags parse, its validation metrics are the chosen ones, and for each metric
@@ -35,7 +36,12 @@ from .conftest import write_tree
 
 pytestmark = pytest.mark.slow  # trains, or runs a generated program
 
-FILE_FEATURES = [name for name, spec in FEATURES.items() if spec.render_time]
+# Each adds a module that only train.py's wiring or its own command reads: each
+# alone and all features together test what every combination would.
+ALONE = ("mlflow", "wandb", "sweep")
+FILE_FEATURES = [
+    name for name, spec in FEATURES.items() if spec.render_time and name not in ALONE
+]
 # The features that add Python code or tests multiply the option sets; one that adds
 # only a script (slurm/train.sbatch) is on in the set of every feature alone.
 CODE_FEATURES = [
@@ -48,6 +54,7 @@ OUTPUTS = {
     "checkpoint": "checkpoints",
     "tensorboard": "tensorboard",
     "plot": "training_curves.png",
+    "wandb": "wandb",
 }
 NOT_ONE_NUMBER = {"confusion"}  # metrics --monitor cannot watch
 # Where each kind of data's short run finds it.
@@ -115,9 +122,8 @@ def test_one_short_run_writes_the_history_and_the_features_files(
 def project_case(package, options, train):
     """What WIRING expects of one project."""
     scores = [name for name in options.metrics if name not in NOT_ONE_NUMBER]
-    outputs = ["classes.json", "last.pt", "metrics.jsonl", "model.pt"] + [
-        OUTPUTS[name] for name in OUTPUTS if getattr(options, name)
-    ]
+    outputs = ["classes.json", "config.json", "last.pt", "metrics.jsonl", "model.pt"]
+    outputs += [OUTPUTS[name] for name in OUTPUTS if getattr(options, name)]
     return {
         "package": package,
         "metrics": list(options.metrics),
@@ -158,6 +164,11 @@ def option_sets():
                 **dict.fromkeys(features, True),
             )
             yield options, files, size == 1
+    for features in [*([name] for name in ALONE), [*FILE_FEATURES, *ALONE]]:
+        files = shipped_tests(FEATURES[name] for name in features)
+        files.add("tests/test_handlers.py")
+        options = Options(name="mytrainer", **dict.fromkeys(features, True))
+        yield options, files, len(features) == 1
     for kind, spec in DATA_KINDS.items():
         if kind != DEFAULT_DATA:
             files = shipped_tests([spec]) | {"tests/test_images.py"}
@@ -184,7 +195,9 @@ def test_shipped_tests_pass_and_train_scripts_are_wired_for_every_option_set(
         assert all((root / path).is_file() for path in files), files
         test_files.extend(str(root / path) for path in sorted(files))
         cases.append(project_case(package, options, train))
-    assert len(roots) == 2 ** len(METRICS) - 1 + 2 ** len(CODE_FEATURES) - 1 + 1
+    assert len(roots) == (
+        2 ** len(METRICS) - 1 + 2 ** len(CODE_FEATURES) - 1 + len(ALONE) + 1 + 1
+    )
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     (tmp_path / "test_wiring.py").write_text(WIRING)
 

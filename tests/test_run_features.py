@@ -120,6 +120,7 @@ def test_a_run_without_features_prints_a_loss_line_per_interval_and_the_best_epo
     )
     assert sorted(p.name for p in (root / "plain").iterdir()) == [
         "classes.json",
+        "config.json",
         "last.pt",
         "metrics.jsonl",
         "model.pt",

@@ -599,7 +599,7 @@ def test_every_answer_is_200_and_a_bug_or_a_closed_tab_is_told_apart(
     for error in (ConnectionResetError("closed"), ValueError("a bug")):
         try:
             raise error
-        except Exception:
+        except Exception:  # noqa: BLE001 (what the server catches)
             server.handle_error(None, ("127.0.0.1", 1))
     printed = capsys.readouterr().err
     assert "ValueError: a bug" in printed

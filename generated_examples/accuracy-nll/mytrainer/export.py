@@ -1,7 +1,7 @@
 """Export a trained model to run without this project: ONNX or torch.export.
 
-    python -m mytrainer.export --checkpoint runs/model.pt --format onnx
-    python -m mytrainer.export --checkpoint runs/model.pt --format pt2 --output m.pt2
+    python -m mytrainer.export --checkpoint runs/RUN/model.pt --format onnx
+    python -m mytrainer.export --checkpoint runs/RUN/model.pt --format pt2
 
 The file takes uint8 images (N, C, H, W), resized and cropped as the model's card
 says, and returns their class probabilities: the normalization is inside. The card
@@ -121,7 +121,8 @@ def random_images(count, channels, size, seed):
 
 
 def dynamic_batch():
-    return {"images": {0: torch.export.Dim("batch", min=1)}}
+    batch = {0: torch.export.Dim("batch", min=1)}  # any number of images
+    return {"images": batch}
 
 
 def export_onnx(classifier, example, card, output):

@@ -19,6 +19,24 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message)
 
+    def command_line(self, values):
+        """The flags that set each of `values` ({dest: value}, as parse_args
+        returns them): {"epochs": 5, "pretrained": True, "weights": None} gives
+        ["--epochs=5", "--pretrained"]; None leaves a flag at its default. A name
+        that is no flag's is a KeyError."""
+        actions = {action.dest: action for action in self._actions}
+        flags = []
+        for name, value in values.items():
+            action = actions[name]
+            flag = action.option_strings[0]
+            if isinstance(action, argparse.BooleanOptionalAction):
+                flags.append(flag if value else f"--no-{flag[2:]}")
+            elif isinstance(value, bool):  # a store_true switch
+                flags += [flag] if value else []
+            elif value is not None:
+                flags.append(f"{flag}={value}")  # one token, even for "-1"
+        return flags
+
 
 class HelpFormatter(
     argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter

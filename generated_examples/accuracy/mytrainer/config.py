@@ -2,11 +2,13 @@
 
 A value no run could use (a batch of 0, a learning rate of nan, a device this
 machine lacks, an --output-dir holding an earlier run) is an argparse error before
-any work starts, not a traceback minutes later.
+any work starts, not a traceback minutes later. `--config` takes every flag from
+an earlier run's config.json; flags given with it win.
 """
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -28,6 +30,8 @@ from .arguments import (
 )
 from .data import add_arguments as add_data_arguments
 from .evaluation import monitored_scores
+from .run_config import replayed_flags
+from .run_folder import RUNS
 
 # Each schedule with the peak or initial learning rate it was tuned with.
 SCHEDULERS = {"onecycle": 0.01, "cosine": 0.003, "step": 0.003, "none": 0.001}
@@ -99,8 +103,14 @@ def parse_args(argv=None):
     parser.add_argument(
         "--output-dir",
         type=writable_folder,
-        default="runs",
-        help="where results go: a folder per run",
+        help=f"where results go (default: a new folder in {RUNS}/, named by the "
+        "time the run starts)",
+    )
+    parser.add_argument(
+        "--config",
+        type=existing_file,
+        help="take every flag from an earlier run's config.json, the flags given "
+        "here changing it (default: only the flags given here)",
     )
     parser.add_argument(
         "--epochs",
@@ -235,9 +245,9 @@ def parse_args(argv=None):
         choices=["max", "min"],
         help="whether higher or lower is better (default: min for losses, else max)",
     )
-    args = parser.parse_args(argv)
+    args = parse_with_config(parser, argv)
     # A new run would overwrite an earlier run's results.
-    if (args.output_dir / "metrics.jsonl").exists():
+    if args.output_dir and (args.output_dir / "metrics.jsonl").exists():
         parser.error(
             f"argument --output-dir: {args.output_dir} holds an earlier run's results; "
             "choose another folder, or move that one away"
@@ -254,4 +264,16 @@ def parse_args(argv=None):
             parser.error(f"argument {conflict.flag}: {conflict.reason}")
     args.lr = args.lr or SCHEDULERS[args.scheduler]
     args.monitor_mode = args.monitor_mode or MONITORED[args.monitor]
+    return args
+
+
+def parse_with_config(parser, argv):
+    """`parser`'s reading of `argv`, after the flags of the run --config names."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    replay = ArgumentParser(add_help=False)
+    replay.add_argument("--config", type=existing_file)
+    config = replay.parse_known_args(argv)[0].config
+    replayed = [] if config is None else replayed_flags(parser, config)
+    args = parser.parse_args([*replayed, *argv])
+    args.argv = argv  # the command line, for the run's config.json
     return args

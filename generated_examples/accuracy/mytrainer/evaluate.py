@@ -1,6 +1,6 @@
 """Measure a saved model on labelled data: the validation metrics of training.
 
-    python -m mytrainer.evaluate --checkpoint runs/model.pt --data-dir DIR
+    python -m mytrainer.evaluate --checkpoint runs/RUN/model.pt --data-dir DIR
 
 The data flags are train's, and mean the same: the images measured are those a
 run with the same flags validates on, prepared as the saved model was trained

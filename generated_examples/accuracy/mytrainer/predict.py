@@ -1,7 +1,7 @@
 """Classify images with a trained model: a line per image, its class and probability.
 
-    python -m mytrainer.predict --checkpoint runs/model.pt photos/ cat.jpg
-    python -m mytrainer.predict --checkpoint runs/model.pt --topk 3 photos/
+    python -m mytrainer.predict --checkpoint runs/RUN/model.pt photos/ cat.jpg
+    python -m mytrainer.predict --checkpoint runs/RUN/model.pt --topk 3 photos/
     python -m mytrainer.predict --checkpoint runs/model.onnx photos/
 
 Each line is `path<TAB>class<TAB>probability`, then the next guesses with --topk;

@@ -45,6 +45,8 @@ from .model import (
     save_classes,
     save_model,
 )
+from .run_config import write_config
+from .run_folder import new_run_folder
 
 
 def make_scheduler(args, optimizer, steps):
@@ -145,6 +147,9 @@ def main(argv=None):
     try:
         args = parse_args(argv)
         device = setup(args.device, args.backend)  # joins torchrun's processes, if any
+        args.output_dir = args.output_dir or new_run_folder()  # one for all processes
+        if is_main_process():
+            print(f"run: {args.output_dir}")
         train(args, device)
     except RunError as error:
         fail(error)
@@ -154,8 +159,9 @@ def main(argv=None):
         cleanup()
 
 
-def train(args, device):
-    """Train as `args` say on `device`, validating after every epoch."""
+def train(args, device, on_validation=()):
+    """Train as `args` say on `device`, validating after every epoch, and return
+    the History; `on_validation` handlers take (engine, record) after the others."""
     torch.manual_seed(args.seed)  # the same on every process: one initial model
     data = get_data(args, device, model_preprocessing(args.model, args.pretrained))
     model = prepare_model(args, data, device)
@@ -202,6 +208,8 @@ def train(args, device):
     # What runs after validation, in this order; each takes (engine, record).
     after_validation = []
 
+    after_validation.extend(on_validation)
+
     @trainer.on(Events.EPOCH_COMPLETED)
     def end_epoch(engine):
         record = validate(engine, model, evaluator, data)
@@ -221,10 +229,13 @@ def train(args, device):
         if is_main_process():
             finish(args, model, card, history)
 
+    if is_main_process():  # every check has passed: the run starts
+        write_config(args.output_dir / "config.json", args, data.preprocessing)
     try:
         trainer.run(data.train, max_epochs=args.epochs, epoch_length=epoch_length)
     except KeyboardInterrupt:
         raise Interrupted(stopped_at(trainer.state, args.output_dir)) from None
+    return history
 
 
 def validate(trainer, model, evaluator, data):
@@ -265,6 +276,8 @@ def stopped_at(state, output_dir):
     flags = sys.argv[1:]
     if "--resume" in flags:  # continue from the newest checkpoint instead
         del flags[flags.index("--resume") : flags.index("--resume") + 2]
+    if "--output-dir" not in flags:  # a new run would make a folder of its own
+        flags += ["--output-dir", str(output_dir)]
     command = ["python", "-m", f"{__package__}.train", *flags, "--resume", "last"]
     return f"{where}; continue with: {shlex.join(command)}"
 

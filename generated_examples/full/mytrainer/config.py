@@ -2,11 +2,13 @@
 
 A value no run could use (a batch of 0, a learning rate of nan, a device this
 machine lacks, an --output-dir holding an earlier run) is an argparse error before
-any work starts, not a traceback minutes later.
+any work starts, not a traceback minutes later. `--config` takes every flag from
+an earlier run's config.json; flags given with it win.
 """
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -29,6 +31,8 @@ from .arguments import (
 )
 from .data import add_arguments as add_data_arguments
 from .evaluation import monitored_scores
+from .run_config import replayed_flags
+from .run_folder import RUNS
 
 # Each schedule with the peak or initial learning rate it was tuned with.
 SCHEDULERS = {"onecycle": 0.01, "cosine": 0.003, "step": 0.003, "none": 0.001}
@@ -103,8 +107,14 @@ def parse_args(argv=None):
     parser.add_argument(
         "--output-dir",
         type=writable_folder,
-        default="runs",
-        help="where results go: a folder per run",
+        help=f"where results go (default: a new folder in {RUNS}/, named by the "
+        "time the run starts)",
+    )
+    parser.add_argument(
+        "--config",
+        type=existing_file,
+        help="take every flag from an earlier run's config.json, the flags given "
+        "here changing it (default: only the flags given here)",
     )
     parser.add_argument(
         "--epochs",
@@ -275,7 +285,12 @@ def parse_args(argv=None):
         default=1,
         help="how many best checkpoints (by --monitor) to keep",
     )
-    args = parser.parse_args(argv)
+    args = parse_with_config(parser, argv)
+    if args.output_dir is None and args.resume is not None:
+        from .handlers.checkpoint import run_to_resume  # this block's one import
+
+        # Resuming goes on in the folder of the run that wrote the checkpoint.
+        args.output_dir = run_to_resume(args.resume, RUNS)
     # Started by torchrun --max-restarts, or in a requeued Slurm job, a run whose
     # folder holds checkpoints is a second try: it goes on from the newest one.
     # (torchrun's restart count cannot tell: only the processes of the machine
@@ -284,21 +299,23 @@ def parse_args(argv=None):
         int(os.environ.get(name, "0")) > 0
         for name in ("TORCHELASTIC_MAX_RESTARTS", "SLURM_RESTART_COUNT")
     )
-    checkpoints = (args.output_dir / "checkpoints").glob("*.pt")
-    if args.resume is None and may_restart and any(checkpoints):
+    second_try = args.resume is None and may_restart and args.output_dir is not None
+    if second_try and any((args.output_dir / "checkpoints").glob("*.pt")):
         args.resume = "last"
-    own_checkpoints = os.path.realpath(args.output_dir / "checkpoints")
-    continues_its_run = args.resume == "last" or (
-        args.resume is not None
-        and os.path.dirname(os.path.realpath(args.resume)) == own_checkpoints
-    )
     # A new run would overwrite an earlier run's results; resuming that run from one
     # of its own checkpoints goes on with them.
-    if (args.output_dir / "metrics.jsonl").exists() and not continues_its_run:
-        parser.error(
-            f"argument --output-dir: {args.output_dir} holds an earlier run's results; "
-            "continue that run with --resume last, or choose another folder"
+    if args.output_dir and (args.output_dir / "metrics.jsonl").exists():
+        own_checkpoints = os.path.realpath(args.output_dir / "checkpoints")
+        continues_its_run = args.resume == "last" or (
+            args.resume is not None
+            and os.path.dirname(os.path.realpath(args.resume)) == own_checkpoints
         )
+        if not continues_its_run:
+            parser.error(
+                f"argument --output-dir: {args.output_dir} holds an earlier run's "
+                "results; continue that run with --resume last, or choose another "
+                "folder"
+            )
     # torchrun tells each process the number of processes before they join.
     processes = int(os.environ.get("WORLD_SIZE", "1"))
     if args.batch_size and args.batch_size % processes:
@@ -311,4 +328,16 @@ def parse_args(argv=None):
             parser.error(f"argument {conflict.flag}: {conflict.reason}")
     args.lr = args.lr or SCHEDULERS[args.scheduler]
     args.monitor_mode = args.monitor_mode or MONITORED[args.monitor]
+    return args
+
+
+def parse_with_config(parser, argv):
+    """`parser`'s reading of `argv`, after the flags of the run --config names."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    replay = ArgumentParser(add_help=False)
+    replay.add_argument("--config", type=existing_file)
+    config = replay.parse_known_args(argv)[0].config
+    replayed = [] if config is None else replayed_flags(parser, config)
+    args = parser.parse_args([*replayed, *argv])
+    args.argv = argv  # the command line, for the run's config.json
     return args

@@ -12,6 +12,7 @@ import os
 import random
 import re
 import signal
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -336,3 +337,18 @@ def _holds_non_finite(state):
     if isinstance(state, (list, tuple)):
         return any(_holds_non_finite(value) for value in state)
     return False
+
+
+def run_to_resume(where, runs):
+    """The run folder that resuming from `where` continues, when --output-dir is
+    not given: with "last", the newest folder under `runs` that holds a checkpoint;
+    with a path, the run whose checkpoints/ holds it (None: a path from elsewhere,
+    whose run goes on in a new folder)."""
+    if where == "last":
+        found = runs.glob("*/checkpoints/*.pt")
+        folders = sorted({path.parent.parent for path in found})
+        if not folders:
+            raise CheckpointError(f"no run in {runs} has a checkpoint to resume from")
+        return folders[-1]
+    path = Path(where)
+    return path.parent.parent if path.parent.name == "checkpoints" else None

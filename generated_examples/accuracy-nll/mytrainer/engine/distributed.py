@@ -53,6 +53,15 @@ def is_main_process():
     return get_rank() == 0
 
 
+def from_main_process(value):
+    """Rank 0's `value` (any picklable object), on every process."""
+    if get_world_size() == 1:
+        return value
+    shared = [value]
+    dist.broadcast_object_list(shared, src=0)
+    return shared[0]
+
+
 def sum_over_processes(tensors):
     """Element-wise sums of `tensors` (one dtype) over all processes, as new tensors.
 
