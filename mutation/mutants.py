@@ -465,9 +465,9 @@ MUTANTS = (
         name="predict-skips-normalization",
         description="predict feeds the model raw pixels scaled to [0, 1], not the "
         "normalization of training: its guesses disagree with validation",
-        file="templates/package/predict.py.jinja",
-        old="        images = normalize(images.to(device), preprocessing.mean, preprocessing.std)\n",
-        new="        images = images.to(device).float() / 255\n",
+        file="templates/package/model/classifier.py",
+        old="        images = (images.float() / 255 - self.mean) / self.std\n",
+        new="        images = images.float() / 255\n",
         tests=(
             f"{IMAGEFOLDER_TESTS}test_predict_agrees_with_the_folder_labels_at_the_runs_accuracy",
         ),
