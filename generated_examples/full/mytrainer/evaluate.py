@@ -39,7 +39,8 @@ def parse_args(argv=None):
         "--seed", type=seed, default=0, help="the --seed of the run, for --val-split"
     )
     args = parser.parse_args(argv)
-    args.batch_size = args.eval_batch_size  # of the training loader, left unused
+    # What the data's training loader takes, left unused here.
+    args.batch_size, args.epochs = args.eval_batch_size, 1
     return args
 
 
