@@ -9,7 +9,9 @@ with each data kind and the features all off and all on, and every feature set w
 a few metric sets. Run-time options (cuda, amp, distributed, the schedule) render
 the same code and are checked to. Each distinct text is linted once, and importing
 every metric subset with every feature on, and every feature set with every metric,
-imports every distinct file beside each file it imports.
+imports every distinct file beside each file it imports. Names one letter and 70
+characters long, which change line lengths, are rendered with every metric and with
+every three features in each of their on/off combinations.
 """
 
 from __future__ import annotations
@@ -64,9 +66,9 @@ EXTREMES = [
     for data in DATA_KINDS
     for flag in (False, True)
 ]
-# A few metric sets for each feature set: one metric, one that needs the shared
-# classification module, and all of them.
-FEW_METRIC_SETS = [("accuracy",), ("nll", "f1"), ALL_METRICS]
+# Two metric sets for each feature set: one without the shared classification
+# module, and all of them.
+FEW_METRIC_SETS = [("nll",), ALL_METRICS]
 CROSS = [
     *((metrics, features) for metrics in METRIC_SETS for features in EXTREMES),
     *((metrics, features) for features in FEATURE_SETS for metrics in FEW_METRIC_SETS),
@@ -248,9 +250,52 @@ def assert_ruff_clean(folder: Path, *options: str, package: str = NAME) -> None:
 NAMES = ["a", "a_training_package_whose_name_is_long_enough_for_black_to_run_on_files"]
 
 
+def covering_sets(names, strength=3):
+    """On/off sets of `names` in which any `strength` of them take each of their
+    on/off combinations at least once (a covering array, picked greedily), the
+    first being all on."""
+    rows = list(itertools.product((True, False), repeat=len(names)))
+    groups = list(itertools.combinations(range(len(names)), strength))
+    needed = {
+        (group, values)
+        for group in groups
+        for values in itertools.product((True, False), repeat=strength)
+    }
+    chosen = []
+    while needed:
+        best = max(
+            rows,
+            key=lambda row: sum(
+                (group, tuple(row[i] for i in group)) in needed for group in groups
+            ),
+        )
+        chosen.append(dict(zip(names, best, strict=True)))
+        needed -= {(group, tuple(best[i] for i in group)) for group in groups}
+    return chosen
+
+
+# For a long or short name, where line lengths change: every metric, and every
+# three features in each of their on/off combinations (their full product would
+# be 2**n sets), with each kind of data.
+NAMED_SETS = [
+    {"data": data, **features}
+    for data in DATA_KINDS
+    for features in covering_sets(FEATURE_NAMES)
+]
+
+
+def test_the_covering_sets_take_every_three_features_every_way():
+    sets = covering_sets(FEATURE_NAMES)
+    assert sets[0] == dict.fromkeys(FEATURE_NAMES, True)
+    for group in itertools.combinations(FEATURE_NAMES, 3):
+        seen = {tuple(features[name] for name in group) for features in sets}
+        assert len(seen) == 8, group
+    assert len(sets) < 2 ** len(FEATURE_NAMES) // 8
+
+
 @pytest.mark.parametrize("name", NAMES, ids=["one-letter", "70-characters"])
 def test_any_name_renders_black_and_ruff_clean(tmp_path, name):
-    choices = [(ALL_METRICS, f) for f in FEATURE_SETS] + [
+    choices = [(ALL_METRICS, f) for f in NAMED_SETS] + [
         ((metric,), ALL_ON) for metric in METRICS
     ]
     distinct = {}

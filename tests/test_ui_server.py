@@ -651,7 +651,7 @@ def test_a_body_without_a_length_or_over_the_limit_is_refused(serve):
 def test_an_os_error_or_a_bug_comes_back_as_one_line(
     serve, monkeypatch, capsys, raised, status, error
 ):
-    def preview(body):
+    def preview(workspace, body):
         raise raised
 
     monkeypatch.setattr("scaffold.ui.api.preview", preview)
