@@ -7,9 +7,10 @@ metrics or on the features and data, never on both (asserted below), so a cross 
 the two covers every file text that any option set can produce: every metric subset
 with each data kind and the features all off and all on, and every feature set with
 a few metric sets. Run-time options (cuda, amp, distributed, the schedule) render
-the same code and are checked to. Each distinct text is linted once, and importing
-every metric subset with every feature on, and every feature set with every metric,
-imports every distinct file beside each file it imports. Names one letter and 70
+the same code and are checked to. Each distinct text is linted once, and enough
+option sets are imported that every distinct file is imported beside each file it
+imports, and every two files that vary with the features meet in every pairing of
+their variants that an option set renders. Names one letter and 70
 characters long, which change line lengths, are rendered with every metric and with
 every three features in each of their on/off combinations.
 """
@@ -17,6 +18,7 @@ every three features in each of their on/off combinations.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import itertools
 import re
@@ -168,21 +170,55 @@ def test_no_template_residue_and_no_comment_about_templates(distinct_files):
             assert not match, f"{path}: {match.group(0)!r}"
 
 
-IMPORTED_SETS = [(metrics, ALL_ON) for metrics in METRIC_SETS] + [
-    (ALL_METRICS, features) for features in FEATURE_SETS
-]
+def python_files(files: dict[str, str]) -> frozenset[tuple[str, str]]:
+    return frozenset(
+        (path, text) for path, text in files.items() if path.endswith(".py")
+    )
+
+
+@functools.cache
+def imported_sets() -> list[tuple[tuple[str, ...], dict]]:
+    """Option sets whose packages, imported, import every distinct file beside a
+    variant of each file it imports, and every two files that vary with the
+    features in each pairing of their variants that an option set renders.
+
+    The feature sets are kept greedily until their packages (with every metric)
+    hold every such pair; each kept one is paired with a metric set, and every
+    metric set with one of them.
+    """
+    packages = [
+        python_files(render(option_set(ALL_METRICS, features)))
+        for features in FEATURE_SETS
+    ]
+    shared = frozenset.intersection(*packages)
+    pairs = [
+        set(itertools.combinations_with_replacement(sorted(package - shared), 2))
+        for package in packages
+    ]
+    missing = set().union(*pairs)
+    kept = []
+    while missing:
+        best = max(range(len(pairs)), key=lambda index: len(pairs[index] & missing))
+        kept.append(FEATURE_SETS[best])
+        missing -= pairs[best]
+    count = max(len(kept), len(METRIC_SETS))
+    return [
+        (METRIC_SETS[index % len(METRIC_SETS)], kept[index % len(kept)])
+        for index in range(count)
+    ]
 
 
 def test_the_imported_sets_hold_every_distinct_file(distinct_files):
-    imported = {option_set(*choice) for choice in IMPORTED_SETS}
-    for (path, _), option_sets in distinct_files.items():
-        if not path.endswith(".py"):
-            continue
-        assert imported & set(option_sets), f"a variant of {path} is never imported"
+    imported = set().union(
+        *(python_files(render(option_set(*choice))) for choice in imported_sets())
+    )
+    for path, text in distinct_files:
+        if path.endswith(".py"):
+            assert (path, text) in imported, f"a variant of {path} is never imported"
 
 
 def test_every_package_imports_and_exports_what_it_promises(tmp_path):
-    for index, (metrics, features) in enumerate(IMPORTED_SETS):
+    for index, (metrics, features) in enumerate(imported_sets()):
         options = option_set(metrics, features)
         files = render(options)
         root = write_tree(tmp_path / f"c{index}", files)

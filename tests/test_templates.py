@@ -138,3 +138,30 @@ def test_the_generated_gitignore_ignores_no_generated_file(tmp_path, data):
         ).returncode
         == 0
     )
+
+
+@pytest.mark.parametrize("data", DATA_KINDS)
+def test_templates_are_written_in_blacks_format_so_a_short_name_never_runs_black(
+    monkeypatch, data
+):
+    # render() runs black only on a file with a line past 88 columns; a template
+    # that leaves black such a line costs every render a tokenizer pass, and the
+    # render matrix renders thousands of option sets.
+    import scaffold.render
+
+    too_long = []
+    check = scaffold.render._code_too_long
+
+    def spy(text):
+        if check(text):
+            too_long.extend(line for line in text.splitlines() if len(line) > 88)
+        return False
+
+    monkeypatch.setattr(scaffold.render, "_code_too_long", spy)
+    features = {name: True for name, spec in FEATURES.items() if spec.render_time}
+    for options in (
+        Options(name="mytrainer", data=data),
+        Options(name="mytrainer", data=data, metrics=tuple(METRICS), **features),
+    ):
+        render(options)
+    assert too_long == []
