@@ -12,6 +12,7 @@ import os
 import random
 import re
 import signal
+import threading
 from pathlib import Path
 from typing import NamedTuple
 
@@ -243,18 +244,20 @@ class StopOnSignal:
         # The sbatch script's mark that the signal came before this round of
         # processes started (torchrun restarted them): they stop at once too.
         stop_file = os.environ.get("TRAIN_STOP_FILE")
-        self.received = bool(stop_file) and os.path.exists(stop_file)
-        signal.signal(signum, self._receive)
-
-    def _receive(self, signum, frame):
-        self.received = True
+        received = self.received = threading.Event()
+        if stop_file and os.path.exists(stop_file):
+            received.set()
+        # The handler holds the flag alone. A bound method would let the signal
+        # module keep this run's model and process group alive past the run, to be
+        # torn down during the interpreter's exit, where gloo's threads abort it.
+        signal.signal(signum, lambda signum, frame: received.set())
 
     def attach(self, trainer):
         trainer.add_event_handler(Events.ITERATION_COMPLETED, self.iteration_completed)
 
     def iteration_completed(self, engine):
         state = engine.state
-        if not any_process(self.received):
+        if not any_process(self.received.is_set()):
             return
         if state.iteration >= state.max_epochs * state.epoch_length:
             return  # the run's last step: it ends anyway

@@ -10,6 +10,7 @@ of one.
 """
 
 import functools
+import gc
 import os
 
 import torch
@@ -36,7 +37,11 @@ def setup(device, backend=None):
 
 
 def cleanup():
+    """Leave the process group, once what still holds it is freed: DDP's reducer,
+    kept by a reference cycle, would otherwise keep the group's worker threads
+    running into the interpreter's exit, where they can abort the process."""
     if dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 
