@@ -124,11 +124,6 @@ class ModelCard(NamedTuple):
                 f"it holds a {state['model']} of {len(state['classes'])} classes, "
                 f"not a {self.name} of {len(self.classes)}"
             )
-        if state.get("width", 1.0) != self.width:  # files of before --width: 1.0
-            raise ValueError(
-                f"it holds a {state['model']} of --width {state.get('width', 1.0)}, "
-                f"not {self.width}"
-            )
 
     @classmethod
     def from_state_dict(cls, state):

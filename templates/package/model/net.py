@@ -13,7 +13,8 @@ class Net(nn.Module):
     BatchNorm after every hidden layer lets AdamW take large steps from the first
     batch, which is why this small net passes 90% on Fashion-MNIST in one epoch.
     In training, BatchNorm1d needs two or more samples per batch. `width` (--width)
-    scales every hidden layer: 2.0 gives each twice the channels or units.
+    scales every hidden layer, `hidden` units included: 2.0 gives each twice the
+    channels or units.
     """
 
     head = "classifier.3"  # the layer whose outputs are the classes
