@@ -174,7 +174,7 @@ FEATURES: dict[str, FeatureSpec] = {
             render_time=False,
             why="every project runs --amp auto by default: mixed precision on CUDA "
             "devices only, bf16 where supported, else fp16 with a GradScaler; "
-            "--amp on|off overrides",
+            "--amp on, off, bfloat16 or float16 overrides",
         ),
         FeatureSpec(
             "scheduler",

@@ -8,6 +8,7 @@ project's speed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,8 @@ def test_trains_on_the_gpu_by_default_in_each_precision(
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"training convolutions in {dtype}\n" in result.stdout
+    config = json.loads((project / output / "config.json").read_text())
+    assert config["flags"]["amp"] == {"float32": "off"}.get(dtype, dtype)
     assert read_history(project / output / "metrics.jsonl")[-1]["accuracy"] >= 0.96
     state = last_checkpoint(project / output)
     # No --device given.

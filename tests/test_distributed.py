@@ -351,6 +351,16 @@ def test_two_processes_train_one_run_on_equal_disjoint_shares(two_process_run):
 
 
 @pytest.mark.slow
+def test_config_json_names_the_processes_and_the_backend_they_joined_with(
+    project, two_process_run
+):
+    config = json.loads((project / "two" / "config.json").read_text())
+    # Not given: torchrun's processes on the CPU joined with gloo.
+    assert "--backend" not in config["command"]
+    assert (config["processes"], config["flags"]["backend"]) == (2, "gloo")
+
+
+@pytest.mark.slow
 def test_only_rank_0_writes_checkpoints_tensorboard_files_and_plots(
     project, two_process_run
 ):

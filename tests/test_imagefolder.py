@@ -188,8 +188,9 @@ def test_each_way_of_naming_the_data_trains_5_epochs_to_95_percent(
 def test_every_run_ends_by_writing_model_pt_and_classes_json(end_to_end, env, run):
     succeeded(end_to_end.runs[run])
     saved = torch.load(env.out(run) / "model.pt", weights_only=True)
-    assert set(saved) == {"model", "classes", "preprocessing", "epoch", "state_dict"}
-    assert (saved["model"], saved["classes"]) == ("net", DIGITS)
+    card = {"model", "classes", "preprocessing", "width"}
+    assert set(saved) == {*card, "epoch", "state_dict"}
+    assert (saved["model"], saved["classes"], saved["width"]) == ("net", DIGITS, 1.0)
     # Some digits are RGB files: the images are read as RGB, at their 28 pixels.
     preprocessing = saved["preprocessing"]
     assert (preprocessing["channels"], preprocessing["image_size"]) == (3, 28)

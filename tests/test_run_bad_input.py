@@ -213,6 +213,12 @@ REFUSED_PAIRS = {
         *("--model", "net", "--freeze-backbone"),
         error="argument --freeze-backbone: takes a torchvision --model, not net",
     ),
+    ("--width", "--model"): usage(
+        "width-with-a-torchvision-model",
+        *("--model", "resnet18", "--width", "2"),
+        error="argument --width: scales net; a torchvision --model has widths of its "
+        "own",
+    ),
     ("--weights", "--pretrained"): usage(
         "weights-with-pretrained",
         *("--model", "resnet18", "--pretrained", "--weights", "a-file"),

@@ -10,6 +10,7 @@ one line each and leave nothing behind.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -18,10 +19,12 @@ import sys
 
 import pytest
 import torch
+from PIL import Image
 
 from scaffold import __version__
 from scaffold.options import Options
 from scaffold.project import create
+from scripts.datasets import sample_split
 
 from .conftest import HELP_HINT, read_history, run_python
 
@@ -51,39 +54,60 @@ def repository(tmp_path_factory):
     return committed(create(Options(name="mytrainer", checkpoint=True), folder))
 
 
-# Runs one after another in one process, torch imported once: each main(argv)
-# prints its run folder first.
+# Runs one after another in one process, torch imported once: each train.main(argv)
+# prints its run folder first; an argv that starts with "predict" is predict's.
 TRAIN_EACH = """
 import json
 import sys
 
-from mytrainer.train import main
+from mytrainer import predict, train
 
 for argv in json.loads(sys.argv[1]):
-    main(argv)
+    if argv[0] == "predict":
+        predict.main(argv[1:])
+    else:
+        train.main(argv)
 """
 
 
 @pytest.fixture(scope="module")
 def runs(repository, mnist_root):
     """The run folders of: two default runs in a row, a --resume last --epochs 2,
-    a replay of the first into `again` and a replay of it with --epochs 2."""
+    a replay of the first into `again` and a replay of it with --epochs 2; then a
+    net half as wide in bfloat16 into `half`, and a replay of its config.json, with
+    compile switched on there, given --no-compile, into `not-compiled`. In between,
+    predict reads a digit with half/model.pt into predicted.csv."""
     flags = ["--data-dir", str(mnist_root), *SHORT, "--scheduler", "none"]
-    first = train_each(repository, [flags])[0]
+    # Half as wide: bfloat16 autocast is slow on CPUs, on a small net less so.
+    half = [*flags, "--width", "0.5", "--amp", "on", "--output-dir", "half"]
+    first = train_each(repository, [flags, half])[0]
+    config = json.loads((repository / "half/config.json").read_text())
+    config["flags"]["compile"] = True
+    (repository / "compiled.json").write_text(json.dumps(config))
+    Image.fromarray(sample_split()["test"][0][0]).save(repository / "digit.png")
+    predict = ["predict", "--checkpoint", "half/model.pt", "--device", "cpu"]
     later = train_each(
         repository,
         [
             [*flags, "--seed", "3"],
             [*flags, "--epochs", "2", "--resume", "last"],
+            [*predict, "--topk", "10", "--output", "predicted.csv", "digit.png"],
             ["--config", f"{first}/config.json", "--output-dir", "again"],
             ["--config", f"{first}/config.json", "--epochs", "2"],
+            [
+                "--config",
+                "compiled.json",
+                "--no-compile",
+                "--output-dir",
+                "not-compiled",
+            ],
         ],
     )
     return [first, *later]
 
 
 def train_each(root, runs):
-    """The run folder of each main(argv) of `runs`, run one after another."""
+    """The run folder of each train.main(argv) of `runs`, run one after another."""
     result = run_python(["-c", TRAIN_EACH, json.dumps(runs)], cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
     folders = [
@@ -91,7 +115,7 @@ def train_each(root, runs):
         for line in result.stdout.splitlines()
         if line.startswith("run: ")
     ]
-    assert len(folders) == len(runs), result.stdout
+    assert len(folders) == sum(argv[0] != "predict" for argv in runs), result.stdout
     return folders
 
 
@@ -159,6 +183,55 @@ def test_a_flag_given_with_config_wins_and_the_run_gets_a_new_folder(repository,
     assert config["command"] == (
         f"python -m mytrainer.train --config {runs[0]}/config.json --epochs 2"
     )
+
+
+def weights(path):
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def test_config_json_holds_the_precision_amp_chose_on_the_device(repository, runs):
+    def amp(folder):
+        return json.loads((repository / folder / "config.json").read_text())["flags"]
+
+    # --amp auto is float32 on the CPU; --amp on is bfloat16 there.
+    assert amp(runs[0])["amp"] == "off"
+    assert amp("half")["amp"] == amp("not-compiled")["amp"] == "bfloat16"
+
+
+def test_width_scales_net_and_model_pt_rebuilds_it_for_predict(repository, runs):
+    full = weights(repository / runs[0] / "model.pt")
+    half = weights(repository / "half/model.pt")
+    for name in ("features.0.weight", "features.4.weight", "classifier.0.weight"):
+        assert 2 * half[name].shape[0] == full[name].shape[0], name
+    assert half["classifier.3.weight"].shape[0] == 10  # the classes, not scaled
+    assert 3 * sum(t.numel() for t in half.values()) < sum(
+        t.numel() for t in full.values()
+    )
+    assert torch.load(repository / "half/model.pt", weights_only=True)["width"] == 0.5
+
+    # predict built the narrow net from model.pt alone: every class, probabilities
+    # that sum to 1 (each rounded to 4 places).
+    with open(repository / "predicted.csv", newline="") as file:
+        [row] = list(csv.reader(file))[1:]
+    assert row[0] == "digit.png"
+    classes, probabilities = row[1::2], [float(p) for p in row[2::2]]
+    assert len(set(classes)) == 10
+    assert sum(probabilities) == pytest.approx(1, abs=1e-3)
+
+
+def test_a_no_flag_switches_off_a_switch_the_replayed_config_turned_on(
+    repository, runs
+):
+    config = json.loads((repository / "not-compiled/config.json").read_text())
+    assert config["flags"]["compile"] is False
+    assert config["flags"]["width"] == 0.5
+    # The half run again, bit for bit: the width and precision came from the file.
+    original, replayed = (
+        weights(repository / folder / "last.pt") for folder in ("half", "not-compiled")
+    )
+    assert original.keys() == replayed.keys()
+    for name, tensor in original.items():
+        assert torch.equal(tensor, replayed[name]), name
 
 
 def test_resume_last_continues_the_newest_run_with_a_checkpoint(repository, runs):

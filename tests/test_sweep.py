@@ -14,6 +14,7 @@ import shlex
 import statistics
 
 import pytest
+import torch
 
 from scaffold.options import Options
 from scaffold.project import create
@@ -79,9 +80,14 @@ def test_a_second_invocation_continues_the_study(study):
     assert [t.number for t in stored.trials] == [0, 1, 2, 3, 4]
     first, second = (BEST_LINE.search(a["stdout"]) for a in answers[:2])
     assert (first[2], second[2]) == ("3", "5")
-    # New draws, not the first invocation's again.
+    # New draws, not the first invocation's again, of every flag of the search
+    # space (with --model net, the width too).
     drawn = [tuple(sorted(t.params.items())) for t in stored.trials]
     assert len(set(drawn)) == 5
+    assert all(
+        t.params.keys() == {"lr", "weight_decay", "batch_size", "width"}
+        for t in stored.trials
+    )
 
 
 def test_each_trial_is_a_run_folder_and_a_weak_one_stops_where_it_falls_behind(
@@ -117,6 +123,13 @@ def test_each_trial_is_a_run_folder_and_a_weak_one_stops_where_it_falls_behind(
             )
             for name, value in trial.params.items():
                 assert config["flags"][name] == value
+            # The drawn width is the net's: model.pt holds it for predict.
+            saved = torch.load(
+                root / trial.user_attrs["run"] / "model.pt", weights_only=True
+            )
+            assert saved["width"] == trial.params["width"]
+            hidden = saved["state_dict"]["classifier.0.weight"].shape[0]
+            assert hidden == round(256 * trial.params["width"])
 
 
 def test_the_best_trials_command_trains_its_score_again(study):
@@ -152,6 +165,10 @@ BAD = {
     "a drawn flag": (
         ["--trials", "1", "--lr", "0.1"],
         "argument --lr: each trial draws it (SEARCH_SPACE in sweep.py); leave it out",
+    ),
+    "width with a torchvision model": (
+        ["--trials", "1", "--model", "resnet18", "--width", "2"],
+        "argument --width: scales net; a torchvision --model has widths of its own",
     ),
     # torchrun tells each process its place in these variables.
     "under torchrun": (

@@ -128,10 +128,11 @@ def test_a_moved_file_whose_edit_overlaps_the_template_change_conflicts(project)
 
     assert f"{ENGINE} -> {NEW_ENGINE}" in section(result.stdout, "conflicted")
     assert result.stderr == (
+        # net.py: the user's wider Net on the signature line that took --width;
         # config.py: the user's --epochs default beside the flag's, now gone.
-        f"error: conflicts in 3 files: {NEW_ENGINE}, digits/data/loaders.py, "
-        "digits/config.py; edit each block between <<<<<<< and >>>>>>> to the code "
-        "you want\n"
+        f"error: conflicts in 4 files: {NEW_ENGINE}, digits/data/loaders.py, "
+        "digits/model/net.py, digits/config.py; edit each block between <<<<<<< and "
+        ">>>>>>> to the code you want\n"
     )
     assert "<<<<<<< your version" in (project / NEW_ENGINE).read_text()
     assert not (project / ENGINE).exists()
