@@ -259,6 +259,32 @@ def test_a_truncated_checkpoint_is_rejected_by_name_and_last_takes_the_previous(
     assert_same_training(root / "truncated", root / "reference")
 
 
+# Counts the modules still alive once main() has returned and garbage is collected.
+ALIVE_AFTER_MAIN = """
+import gc
+import sys
+
+import torch
+
+from mytrainer.train import main
+
+main(sys.argv[1:])
+gc.collect()
+print(sum(isinstance(o, torch.nn.Module) for o in gc.get_objects()))
+"""
+
+
+def test_a_finished_run_keeps_nothing_alive(resumable, tmp_path):
+    # Whatever outlives main() is torn down by the interpreter's exit; under
+    # torchrun that includes the process group, whose worker threads can then
+    # abort the process after a complete run.
+    root, args = resumable
+    argv = args(tmp_path / "run", "--epochs", "1", "--epoch-length", "2")[2:]
+    result = run_python(["-c", ALIVE_AFTER_MAIN, *argv], cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "0"
+
+
 def test_a_fresh_run_refuses_a_folder_holding_checkpoints(resumable):
     root, args = resumable
     shutil.copytree(root / "reference", root / "earlier")
