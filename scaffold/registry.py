@@ -163,10 +163,10 @@ FEATURES: dict[str, FeatureSpec] = {
         ),
         FeatureSpec(
             "distributed",
-            "every project trains as one process or under torchrun (DDP, exact metrics)",
+            "every project trains as one process or under torchrun (DDP/FSDP2, exact metrics)",
             render_time=False,
             why="every project trains as one process, or under torchrun on several "
-            "processes or machines (DDP, exact metrics)",
+            "processes or machines (DDP, or FSDP2 with --strategy fsdp; exact metrics)",
         ),
         FeatureSpec(
             "amp",
@@ -368,6 +368,7 @@ CORE_FILES = (
     "package/engine/distributed.py.jinja",
     "package/engine/engine.py",
     "package/engine/events.py",
+    "package/engine/sharding.py.jinja",
     "package/engine/supervised.py",
     "package/errors.py",
     "package/evaluate.py.jinja",

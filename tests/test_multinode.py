@@ -18,7 +18,7 @@ import torch
 from scaffold.options import Options
 from scaffold.project import create
 
-from .conftest import read_history, run_python
+from .conftest import one_error_line, read_history, run_python
 from .slurm_cluster import free_ports
 
 pytestmark = pytest.mark.slow  # trains
@@ -86,3 +86,39 @@ def test_two_agents_on_two_nodes_train_the_standalone_run(project, mnist_root):
     assert weights[0].keys() == weights[1].keys()
     for name, tensor in weights[0].items():
         assert torch.equal(tensor, weights[1][name]), name
+
+
+# A process whose peers never join: torch waits 30 minutes before it gives up, 2 s
+# here.
+LONELY_PROCESS = """
+import datetime
+import sys
+
+import torch.distributed.distributed_c10d as c10d
+
+from mytrainer import train
+
+c10d.default_pg_timeout = datetime.timedelta(seconds=2)
+train.main(sys.argv[1:])
+"""
+
+
+def test_a_process_whose_peers_never_join_ends_with_one_error_line(project, mnist_root):
+    # What torchrun's agents do themselves (their rendezvous, join_timeout) never
+    # reaches the program: the README says what to do. A process started as
+    # torchrun starts one, but alone, does.
+    (project / "lonely_process.py").write_text(LONELY_PROCESS)
+    [port] = free_ports(1)
+    result = run_python(
+        ["lonely_process.py", "--data-dir", str(mnist_root)],
+        cwd=project,
+        **{"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2"},
+        **{"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)},
+    )
+
+    assert result.returncode == 1
+    line = one_error_line(result.stderr, 1)
+    assert line.startswith(
+        f"error: process 0 of 2 could not join the others at 127.0.0.1:{port}: "
+    ), line
+    assert "1/2 clients joined" in line

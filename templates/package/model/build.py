@@ -132,10 +132,11 @@ class ModelCard(NamedTuple):
         return cls(state["model"], state["classes"], preprocessing, width)
 
 
-def save_model(path, model, card, epoch):
-    """Write `model` trained for `epoch` epochs, with its card, to `path`, which
-    torch.load(weights_only=True) reads; the file appears whole or not at all."""
-    saved = {**card.state_dict(), "epoch": epoch, "state_dict": model.state_dict()}
+def save_model(path, weights, card, epoch):
+    """Write a model's state_dict `weights`, trained for `epoch` epochs, with its
+    card, to `path`, which torch.load(weights_only=True) reads; the file appears
+    whole or not at all."""
+    saved = {**card.state_dict(), "epoch": epoch, "state_dict": weights}
     torch.save(saved, f"{path}.partial")
     os.replace(f"{path}.partial", path)
     return path
