@@ -112,10 +112,11 @@ def test_two_sharded_processes_take_the_single_process_steps(
     project, single_run, sharded_run
 ):
     warnings = [line for line in single_run.stdout.splitlines() if "fsdp" in line]
-    assert warnings == [
+    expected = (
         "warning: --strategy fsdp shares the model among torchrun's processes; "
         "this single process trains it whole"
-    ]
+    )
+    assert warnings == [expected]
     assert "warning" not in sharded_run.stdout
     # Saved whole: the names and shapes of the single process's model.
     single, sharded = (load(project, f"{run}/last.pt") for run in ("single", "sharded"))

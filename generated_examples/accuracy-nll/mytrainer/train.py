@@ -16,7 +16,6 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from torch.nn.parallel import DistributedDataParallel
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, StepLR
 
@@ -32,6 +31,7 @@ from .engine.distributed import (
     setup,
     sum_over_processes,
 )
+from .engine.sharding import gathered, saved_states, shard_model
 from .errors import Interrupted, RunError, UsageError, fail
 from .evaluation import by_class, validation_metrics
 from .handlers import History, check_finite_scores, stop_on_non_finite_loss
@@ -64,24 +64,16 @@ def make_scheduler(args, optimizer, steps):
     return None, None
 
 
-def autocast_dtype(device, amp):
-    """The dtype to autocast to, or None for float32 ("auto": on CUDA devices only).
-
-    CPUs without bfloat16 units run autocast slower than float32; GPUs without
-    bfloat16 get float16, whose loss needs scaling.
-    """
-    if amp == "off" or (amp == "auto" and device.type != "cuda"):
-        return None
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return torch.float16
-    return torch.bfloat16
-
-
 def prepare_model(args, data, device):
     """The model that --model names, for the classes and images of `data`."""
     channels, size = data.preprocessing.channels, data.preprocessing.image_size
     model = build_model(
-        args.model, len(data.classes), channels, args.pretrained, args.weights
+        args.model,
+        len(data.classes),
+        channels,
+        args.pretrained,
+        args.weights,
+        width=args.width,
     )
     check_input_size(model, args.model, channels, size)
     check_batch_size(model, args.model, args.batch_size // get_world_size())
@@ -165,7 +157,7 @@ def train(args, device, on_validation=()):
     torch.manual_seed(args.seed)  # the same on every process: one initial model
     data = get_data(args, device, model_preprocessing(args.model, args.pretrained))
     model = prepare_model(args, data, device)
-    card = ModelCard(args.model, data.classes, data.preprocessing)
+    card = ModelCard(args.model, data.classes, data.preprocessing, args.width)
     epoch_length = args.epoch_length or len(data.train)
     steps = args.epochs * epoch_length // args.accumulate  # optimizer steps
     if steps == 0:
@@ -173,15 +165,17 @@ def train(args, device, on_validation=()):
             f"argument --accumulate: {args.accumulate} is more than the run's "
             f"{args.epochs * epoch_length} iterations: the weights would never change"
         )
-    # DDP starts every process from rank 0's weights and averages the gradients
-    # in backward; evaluating and saving use `model` itself.
-    training_module = DistributedDataParallel(model) if get_world_size() > 1 else model
+    # ddp wraps `model`, fsdp shards it in place (engine/sharding.py): the
+    # optimizer, made after, steps what this process holds.
+    training_module = shard_model(model, args.strategy)
     if args.compile:
         training_module = torch.compile(training_module)
     # From here on each process draws its own random numbers (dropout and such).
     torch.manual_seed(args.seed + get_rank())
     optimizer, scheduler, scheduler_event = make_optimizer(args, model, steps)
-    amp_dtype = autocast_dtype(device, args.amp)
+    saved = saved_states(model, optimizer)  # whole, even when sharded
+    # The precision config.py resolved --amp to on this device (off: float32).
+    amp_dtype = None if args.amp == "off" else getattr(torch, args.amp)
     # float16 needs its loss scaled so that small gradients do not underflow.
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
@@ -213,21 +207,22 @@ def train(args, device, on_validation=()):
     @trainer.on(Events.EPOCH_COMPLETED)
     def end_epoch(engine):
         record = validate(engine, model, evaluator, data)
+        weights = saved.model.state_dict()  # gathered from every process under fsdp
         if is_main_process():
             history.append(record)
             print_record(record)
             print_by_class(record)
             if history.newest_is_best(args.monitor, args.monitor_mode):
-                save_model(
-                    args.output_dir / "model.pt", model, card, engine.state.epoch
-                )
+                epoch = engine.state.epoch
+                save_model(args.output_dir / "model.pt", weights, card, epoch)
         for handler in after_validation:
             handler(engine, record)
 
     @trainer.on(Events.COMPLETED)
     def end_run(_):
+        weights = saved.model.state_dict()
         if is_main_process():
-            finish(args, model, card, history)
+            finish(args, weights, card, history)
 
     if is_main_process():  # every check has passed: the run starts
         write_config(args.output_dir / "config.json", args, data.preprocessing)
@@ -242,7 +237,8 @@ def validate(trainer, model, evaluator, data):
     """Evaluate the model and return the epoch's record, the same on every process:
     each evaluates its share, and the metrics sum over all of them."""
     broadcast_buffers(model)  # every process evaluates rank 0's model
-    metrics = evaluator.run(data.val).metrics
+    with gathered(model):
+        metrics = evaluator.run(data.val).metrics
     train_loss = sum_over_processes([trainer.state.metrics["loss"]])[0]
     record = {
         "epoch": trainer.state.epoch,
@@ -254,10 +250,10 @@ def validate(trainer, model, evaluator, data):
     return record
 
 
-def finish(args, model, card, history):
+def finish(args, weights, card, history):
     """Save the last epoch's model beside the best one, and say how the run went."""
     epoch = history.rows[-1]["epoch"]
-    last = save_model(args.output_dir / "last.pt", model, card, epoch)
+    last = save_model(args.output_dir / "last.pt", weights, card, epoch)
     save_classes(args.output_dir, card.classes)
     best = history.best(args.monitor, args.monitor_mode)
     print(f"best {args.monitor} {best[args.monitor]:.4f} at epoch {best['epoch']}")

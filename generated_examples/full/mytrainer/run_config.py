@@ -7,10 +7,11 @@
      "git": {"commit": "9f2c...", "dirty": false}, ...}
 
 `flags` holds every flag with the value the run used, defaults filled in (the
-learning rate the schedule chose, the device). Run it again, changing what you
-like on the command line:
+learning rate the schedule chose, the device, the precision --amp chose there, the
+backend under torchrun). Run it again, changing what you like on the command line:
 
     python -m mytrainer.train --config runs/X/config.json --epochs 10
+    python -m mytrainer.train --config runs/X/config.json --no-compile
 """
 
 import json
@@ -22,6 +23,7 @@ import subprocess
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torchvision
 
 from .engine.distributed import get_world_size
@@ -65,6 +67,8 @@ def resolved_flags(args, preprocessing):
     }
     if "image_size" in flags:  # the size the data survey chose, when not given
         flags["image_size"] = preprocessing.image_size
+    if dist.is_initialized():  # the backend torchrun's processes joined with
+        flags["backend"] = dist.get_backend()
     return flags
 
 

@@ -35,7 +35,12 @@ SEARCH_SPACE = {
     "lr": {"low": 1e-4, "high": 3e-2, "log": True},  # the peak learning rate
     "weight_decay": {"low": 1e-5, "high": 0.1, "log": True},
     "batch_size": {"choices": [32, 64, 128, 256]},
+    # net's channels and hidden units, times this; drawn only when --model is net
+    # (torchvision's models have widths of their own).
+    "width": {"choices": [0.5, 1.0, 2.0]},
 }
+# The flags of SEARCH_SPACE that only --model net takes.
+NET_ONLY = ("width",)
 
 
 def parse_sweep_args(argv):
@@ -82,11 +87,18 @@ def main(argv=None):
         check_train_flags(args, train_argv)
         RUNS.mkdir(parents=True, exist_ok=True)  # the trials' and the study's home
         study = open_study(sweep.storage, sweep.study, args.monitor_mode, args.seed)
-        optimize(study, sweep.trials, train_argv, args.device)
+        optimize(study, sweep.trials, train_argv, args)
     except RunError as error:
         fail(error)
     except KeyboardInterrupt:
         fail(Interrupted("interrupted; the finished trials are kept in the study"))
+
+
+def searched(model):
+    """The flags of SEARCH_SPACE that trials of `model` draw."""
+    if model == "net":
+        return SEARCH_SPACE
+    return {k: v for k, v in SEARCH_SPACE.items() if k not in NET_ONLY}
 
 
 def check_train_flags(args, train_argv):
@@ -97,7 +109,7 @@ def check_train_flags(args, train_argv):
             f"argument --output-dir: each trial makes a folder of its own in {RUNS}/; "
             "leave it out"
         )
-    for name in SEARCH_SPACE:
+    for name in searched(args.model):
         if name not in vars(args):
             raise UsageError(f"SEARCH_SPACE in sweep.py: {name}: no such flag")
         if any(word.split("=")[0] == flag(name) for word in train_argv):
@@ -133,9 +145,13 @@ def open_study(storage, name, mode, seed):
     return study
 
 
-def optimize(study, trials, train_argv, device):
+def optimize(study, trials, train_argv, shared):
+    """Run `trials` more trials of `study`, each training with `train_argv` (which
+    `shared` holds parsed) and the flags it draws."""
+    space = searched(shared.model)
+
     def objective(trial):
-        drawn = {name: suggest(trial, name, s) for name, s in SEARCH_SPACE.items()}
+        drawn = {name: suggest(trial, name, s) for name, s in space.items()}
         argv = [*train_argv, *(f"{flag(name)}={v}" for name, v in drawn.items())]
         args = parse_args(argv)
         args.output_dir = new_run_folder()
@@ -144,7 +160,7 @@ def optimize(study, trials, train_argv, device):
         trial.set_user_attr("command", command)
         print(f"trial {trial.number}: {args.output_dir}")
         pruning = Pruning(trial, args.monitor)
-        history = train(args, device, on_validation=[pruning.epoch_completed])
+        history = train(args, shared.device, on_validation=[pruning.epoch_completed])
         if pruning.pruned_at is not None:
             print(f"trial {trial.number}: pruned at epoch {pruning.pruned_at}")
             raise optuna.TrialPruned()

@@ -46,7 +46,8 @@ class HelpFormatter(
 
     def _get_help_string(self, action):
         if action.default is None or action.default is False:
-            return action.help
+            # Before Python 3.13, BooleanOptionalAction adds "(default: False)".
+            return action.help and action.help.removesuffix(" (default: %(default)s)")
         return super()._get_help_string(action)
 
 

@@ -29,6 +29,7 @@ from .arguments import (
     writable_folder,
 )
 from .data import add_arguments as add_data_arguments
+from .engine.sharding import STRATEGIES
 from .evaluation import monitored_scores
 from .run_config import replayed_flags
 from .run_folder import RUNS
@@ -83,6 +84,12 @@ CONFLICTS = (
         "--model",
         lambda args: args.freeze_backbone and args.model == "net",
         "takes a torchvision --model, not net",
+    ),
+    Conflict(
+        "--width",
+        "--model",
+        lambda args: args.width != 1 and args.model != "net",
+        "scales net; a torchvision --model has widths of its own",
     ),
     Conflict(
         "--weights",
@@ -141,8 +148,16 @@ def parse_args(argv=None):
         "by name (resnet18, mobilenet_v3_small, efficientnet_b0, convnext_tiny, ...)",
     )
     parser.add_argument(
+        "--width",
+        type=positive_float,
+        default=1.0,
+        help="with --model net: scale its channels and hidden units (2: twice as "
+        "many); model.pt records it for predict",
+    )
+    parser.add_argument(
         "--pretrained",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="start a torchvision model from its published weights (torchvision "
         "downloads them once into $TORCH_HOME/hub/checkpoints)",
     )
@@ -154,7 +169,8 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--freeze-backbone",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="train only the new classifier head of a torchvision model",
     )
     parser.add_argument(
@@ -198,10 +214,10 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--amp",
-        choices=["auto", "on", "off"],
+        choices=["auto", "on", "off", "bfloat16", "float16"],
         default="auto",
-        help="mixed precision: autocast to bfloat16 (float16 with loss scaling on "
-        "GPUs without bfloat16); auto: on CUDA devices only",
+        help="mixed precision: autocast to bfloat16 or float16 (with loss scaling); "
+        "on: bfloat16, or float16 on GPUs without it; auto: on for CUDA devices only",
     )
     parser.add_argument(
         "--device",
@@ -215,6 +231,14 @@ def parse_args(argv=None):
         help="torch.distributed backend under torchrun "
         "(default: nccl on GPUs, gloo on the CPU)",
     )
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="ddp",
+        help="under torchrun, how the processes share the model: ddp, a whole copy "
+        "each; fsdp, a shard each of its weights, gradients and optimizer state, "
+        "for a model too large for one device (one process trains it whole)",
+    )
     parser.add_argument("--seed", type=seed, default=0, help="for a repeatable run")
     parser.add_argument(
         "--channels-last",
@@ -224,7 +248,8 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--compile",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="torch.compile the training step's model: pays off on GPUs over long "
         "runs; the first steps wait tens of seconds for the compiler",
     )
@@ -264,7 +289,24 @@ def parse_args(argv=None):
             parser.error(f"argument {conflict.flag}: {conflict.reason}")
     args.lr = args.lr or SCHEDULERS[args.scheduler]
     args.monitor_mode = args.monitor_mode or MONITORED[args.monitor]
+    args.amp = resolve_amp(args.amp, args.device)
     return args
+
+
+def resolve_amp(amp, device):
+    """The precision --amp `amp` gives on `device`: bfloat16, float16 (the dtypes
+    autocast takes) or off (float32), which config.json records.
+
+    auto is off on the CPU, where most lack bfloat16 units and run autocast slower
+    than float32; on takes float16, whose loss needs scaling, on GPUs without
+    bfloat16.
+    """
+    if amp == "auto":
+        amp = "on" if device.type == "cuda" else "off"
+    if amp == "on":
+        without_bfloat16 = device.type == "cuda" and not torch.cuda.is_bf16_supported()
+        amp = "float16" if without_bfloat16 else "bfloat16"
+    return amp
 
 
 def parse_with_config(parser, argv):

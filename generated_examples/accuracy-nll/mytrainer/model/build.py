@@ -17,11 +17,14 @@ from .backbones import Backbone, ModelError, cause, load_weights, torchvision_ne
 from .net import Net
 
 
-def build_model(name, num_classes, in_channels, pretrained=False, weights=None):
+def build_model(
+    name, num_classes, in_channels, pretrained=False, weights=None, width=1.0
+):
     """The model `name` (net or a torchvision model) for `num_classes` classes, from
-    torchvision's published weights, a state_dict file, or freshly initialized."""
+    torchvision's published weights, a state_dict file, or freshly initialized;
+    `width` scales net's layers (torchvision's models have widths of their own)."""
     if name == "net":
-        model = Net(num_classes, in_channels)
+        model = Net(num_classes, in_channels, width=width)
         if weights is not None:
             load_weights(model, model.head, weights)
         return model
@@ -97,18 +100,21 @@ def shrink_factor(model, channels, probe=64):
 
 class ModelCard(NamedTuple):
     """What a model's weights need to be used: the model's name, the class names in
-    label order and the preprocessing of validation. Every file train writes holds
-    one (model.pt, last.pt and each checkpoint), so predict can use any of them."""
+    label order, the preprocessing of validation and net's --width. Every file train
+    writes holds one (model.pt, last.pt and each checkpoint), so predict can use any
+    of them."""
 
     name: str
     classes: list
     preprocessing: Preprocessing
+    width: float = 1.0
 
     def state_dict(self):
         return {
             "model": self.name,
             "classes": list(self.classes),
             "preprocessing": self.preprocessing._asdict(),
+            "width": self.width,
         }
 
     def load_state_dict(self, state):
@@ -119,11 +125,18 @@ class ModelCard(NamedTuple):
                 f"not a {self.name} of {len(self.classes)}"
             )
 
+    @classmethod
+    def from_state_dict(cls, state):
+        preprocessing = Preprocessing(**state["preprocessing"])
+        width = state.get("width", 1.0)  # files of before --width: 1.0
+        return cls(state["model"], state["classes"], preprocessing, width)
 
-def save_model(path, model, card, epoch):
-    """Write `model` trained for `epoch` epochs, with its card, to `path`, which
-    torch.load(weights_only=True) reads; the file appears whole or not at all."""
-    saved = {**card.state_dict(), "epoch": epoch, "state_dict": model.state_dict()}
+
+def save_model(path, weights, card, epoch):
+    """Write a model's state_dict `weights`, trained for `epoch` epochs, with its
+    card, to `path`, which torch.load(weights_only=True) reads; the file appears
+    whole or not at all."""
+    saved = {**card.state_dict(), "epoch": epoch, "state_dict": weights}
     torch.save(saved, f"{path}.partial")
     os.replace(f"{path}.partial", path)
     return path
@@ -153,10 +166,9 @@ def load_saved_model(path, device="cpu"):
         raise ModelError(
             f"{path}: not a model.pt, last.pt or checkpoint that train wrote"
         )
-    card = ModelCard(
-        card["model"], card["classes"], Preprocessing(**card["preprocessing"])
-    )
-    model = build_model(card.name, len(card.classes), card.preprocessing.channels)
+    card = ModelCard.from_state_dict(card)
+    channels = card.preprocessing.channels
+    model = build_model(card.name, len(card.classes), channels, width=card.width)
     try:
         model.load_state_dict(state)
     except RuntimeError as error:

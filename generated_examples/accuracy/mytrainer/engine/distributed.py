@@ -16,6 +16,8 @@ import os
 import torch
 import torch.distributed as dist
 
+from ..errors import RunError
+
 
 def launched_by_torchrun():
     return "WORLD_SIZE" in os.environ
@@ -32,7 +34,16 @@ def setup(device, backend=None):
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         torch.cuda.set_device(device)
-    dist.init_process_group(backend or ("nccl" if device.type == "cuda" else "gloo"))
+    backend = backend or ("nccl" if device.type == "cuda" else "gloo")
+    try:
+        dist.init_process_group(backend)
+    except dist.DistError as error:  # one never joined, within torch's timeout
+        address = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
+        reason = str(error).strip().splitlines()[0]
+        raise RunError(
+            f"process {os.environ.get('RANK')} of {os.environ['WORLD_SIZE']} could "
+            f"not join the others at {address}: {reason}"
+        ) from None
     return device
 
 

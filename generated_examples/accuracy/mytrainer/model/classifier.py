@@ -19,7 +19,6 @@ import torch
 from torch import nn
 from torch.export.passes import move_to_device_pass
 
-from ..data.images import Preprocessing
 from .backbones import ModelError, cause
 from .build import ModelCard, load_saved_model
 
@@ -69,10 +68,7 @@ def card_from_json(path, text):
     if text is None:
         raise ModelError(f"{path}: holds no model card; was it written by export?")
     try:
-        card = json.loads(text)
-        return ModelCard(
-            card["model"], card["classes"], Preprocessing(**card["preprocessing"])
-        )
+        return ModelCard.from_state_dict(json.loads(text))
     except (ValueError, KeyError, TypeError):
         raise ModelError(f"{path}: its model card is not one export wrote") from None
 

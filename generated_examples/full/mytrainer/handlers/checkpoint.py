@@ -20,6 +20,7 @@ import torch
 
 from ..engine import Events
 from ..engine.distributed import any_process, is_main_process
+from ..engine.sharding import shard_like, whole_tensor
 from ..errors import RunError
 from .nan_guard import NonFiniteLoss
 
@@ -58,14 +59,15 @@ class RandomStates:
 
 
 class AccumulatedGradients:
-    """The gradients summed so far while accumulating batches (none between steps)."""
+    """The gradients summed so far while accumulating batches (none between steps),
+    whole when the model is sharded."""
 
     def __init__(self, model):
         self.model = model
 
     def state_dict(self):
         return {
-            name: parameter.grad
+            name: whole_tensor(parameter.grad)
             for name, parameter in self.model.named_parameters()
             if parameter.grad is not None
         }
@@ -73,7 +75,7 @@ class AccumulatedGradients:
     def load_state_dict(self, state):
         for name, parameter in self.model.named_parameters():
             grad = state.get(name)
-            parameter.grad = None if grad is None else grad.to(parameter.device)
+            parameter.grad = None if grad is None else shard_like(grad, parameter)
 
 
 class Checkpointer:
@@ -84,8 +86,9 @@ class Checkpointer:
     best-<iteration>-<score_name>=<score>.pt when the score is among the best
     `keep_best` so far (higher is better with mode="max", lower with "min").
     epoch_completed(engine, record) does both with the score record[score_name].
-    A read_only Checkpointer (every process but the main one, under torchrun)
-    loads checkpoints and never writes or deletes one.
+    Every process takes part in each save, since a sharded model is gathered from
+    all of them; a read_only Checkpointer (every process but the main one, under
+    torchrun) loads checkpoints and never writes or deletes one.
     """
 
     def __init__(
@@ -111,12 +114,18 @@ class Checkpointer:
         self.read_only = read_only  # loads, never writes or deletes
 
     def save(self, engine):
-        self._write(f"checkpoint-{engine.state.iteration:08d}.pt")
+        state = self._state()
+        if self.read_only:
+            return
+        self._write(f"checkpoint-{engine.state.iteration:08d}.pt", state)
         for path in self.files("checkpoint")[: -self.keep_last or None]:
             path.unlink()
 
     def save_best(self, engine, score):
         if not self.keep_best:
+            return
+        state = self._state()  # every process, before rank 0 decides
+        if self.read_only:
             return
         score = float(score)
         kept = self._best_first()
@@ -125,7 +134,7 @@ class Checkpointer:
         ):
             return  # no better than the worst one kept
         name = f"best-{engine.state.iteration:08d}-{self.score_name}={score:.6g}.pt"
-        self._write(name)
+        self._write(name, state)
         for path in self._best_first()[self.keep_best :]:
             path.unlink()
 
@@ -146,10 +155,7 @@ class Checkpointer:
 
     def attach(self, trainer, after_validation, every=0):
         """Checkpoint after each validation (the handlers run then are
-        `after_validation`) and, with `every`, also every this many iterations;
-        a read_only Checkpointer attaches nothing."""
-        if self.read_only:
-            return
+        `after_validation`) and, with `every`, also every this many iterations."""
         after_validation.append(self.epoch_completed)
         if every:
             # An epoch's last iteration is checkpointed after its validation.
@@ -209,11 +215,11 @@ class Checkpointer:
         best = self.files("best")
         return sorted(best, key=lambda p: self._key(_score(p)), reverse=True)
 
-    def _write(self, name):
-        if self.read_only:
-            raise CheckpointError(f"not writing {name}: this Checkpointer only reads")
+    def _state(self):
+        return {key: value.state_dict() for key, value in self.objects.items()}
+
+    def _write(self, name, state):
         self.directory.mkdir(parents=True, exist_ok=True)
-        state = {key: value.state_dict() for key, value in self.objects.items()}
         if _holds_non_finite(state):
             raise NonFiniteLoss(
                 f"not writing {name}: the weights or the optimizer state hold NaN "
@@ -265,8 +271,7 @@ class StopOnSignal:
             # Validation and its checkpoint first; then the run stops.
             engine.add_event_handler(Events.EPOCH_COMPLETED, self.stop)
             return
-        if not self.checkpointer.read_only:
-            self.checkpointer.save(engine)
+        self.checkpointer.save(engine)
         self.stop(engine)
 
     def stop(self, engine):

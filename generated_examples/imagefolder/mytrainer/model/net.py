@@ -12,31 +12,35 @@ class Net(nn.Module):
 
     BatchNorm after every hidden layer lets AdamW take large steps from the first
     batch, which is why this small net passes 90% on Fashion-MNIST in one epoch.
-    In training, BatchNorm1d needs two or more samples per batch.
+    In training, BatchNorm1d needs two or more samples per batch. `width` (--width)
+    scales every hidden layer, `hidden` units included: 2.0 gives each twice the
+    channels or units.
     """
 
     head = "classifier.3"  # the layer whose outputs are the classes
 
-    def __init__(self, num_classes=10, in_channels=1, hidden=256):
+    def __init__(self, num_classes=10, in_channels=1, hidden=256, width=1.0):
         super().__init__()
+        # The channels of the two conv blocks and the classifier's hidden units.
+        first, second, hidden = (max(1, round(n * width)) for n in (16, 24, hidden))
         # Each block pools right after its convolution: BatchNorm and ReLU then work
         # on a quarter of the pixels, which cuts a CPU training step by about 40%.
         self.features = nn.Sequential(
             # Convolutions feed BatchNorm, whose shift makes a conv bias redundant.
-            nn.Conv2d(in_channels, 16, kernel_size=3, padding=1, bias=False),
-            nn.MaxPool2d(2),  # (N, 16, 14, 14)
-            nn.BatchNorm2d(16),
+            nn.Conv2d(in_channels, first, kernel_size=3, padding=1, bias=False),
+            nn.MaxPool2d(2),  # (N, 16, 14, 14) at width 1
+            nn.BatchNorm2d(first),
             nn.ReLU(inplace=True),
-            nn.Conv2d(16, 24, kernel_size=3, padding=1, bias=False),
+            nn.Conv2d(first, second, kernel_size=3, padding=1, bias=False),
             nn.MaxPool2d(2),  # (N, 24, 7, 7)
-            nn.BatchNorm2d(24),
+            nn.BatchNorm2d(second),
             nn.ReLU(inplace=True),
             # Any image size gives the classifier 7x7 (28x28 images are there already).
             nn.AdaptiveAvgPool2d(7),
         )
         self.classifier = nn.Sequential(
             # Normalizing the hidden layer too is worth 0.4% one-epoch accuracy.
-            nn.Linear(24 * 7 * 7, hidden, bias=False),
+            nn.Linear(second * 7 * 7, hidden, bias=False),
             nn.BatchNorm1d(hidden),
             nn.ReLU(inplace=True),
             nn.Linear(hidden, num_classes),
