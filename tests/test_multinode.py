@@ -112,8 +112,11 @@ def test_a_process_whose_peers_never_join_ends_with_one_error_line(project, mnis
     result = run_python(
         ["lonely_process.py", "--data-dir", str(mnist_root)],
         cwd=project,
-        **{"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2"},
-        **{"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)},
+        RANK="0",
+        LOCAL_RANK="0",
+        WORLD_SIZE="2",
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
     )
 
     assert result.returncode == 1
