@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -64,6 +65,17 @@ def serve(tmp_path):
 
 
 # What a training checkpoint holds, by key: every object a run needs to go on.
+@pytest.fixture
+def take_ctrl_c():
+    """Children started in the test take SIGINT as Ctrl-C: a suite started as a
+    background job inherits SIGINT ignored, which its children inherit in turn
+    (Python then never raises KeyboardInterrupt); a handled signal is reset to
+    its default in a child."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 CHECKPOINT_KEYS = (
     *("model", "optimizer", "scheduler", "scaler", "trainer", "running_loss"),
     *("gradients", "random_states", "model_card"),

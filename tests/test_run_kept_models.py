@@ -163,6 +163,7 @@ def test_predict_says_in_one_line_when_the_weights_no_longer_fit_the_code(
     assert line.endswith("was the model edited since?")
 
 
+@pytest.mark.usefixtures("take_ctrl_c")
 def test_ctrl_c_ends_in_one_line_that_names_the_command_that_continues(
     kept, mnist_root
 ):

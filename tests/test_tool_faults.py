@@ -476,6 +476,7 @@ def test_sigkill_at_random_moments_leaves_old_or_new_files_never_a_mix(
     assert sum(half_done) >= 2, "too few kills landed mid-swap"
 
 
+@pytest.mark.usefixtures("take_ctrl_c")
 def test_ctrl_c_at_random_moments_exits_130_and_changes_nothing(pristine, tmp_path):
     old, new = pristine
     rng = random.Random(7)

@@ -535,6 +535,7 @@ def test_update_cannot_rename_the_project(serve, edited):
 # ---- the command ----
 
 
+@pytest.mark.usefixtures("take_ctrl_c")
 def test_scaffold_ui_prints_the_address_serves_and_stops_on_ctrl_c(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "scaffold", "ui", "--no-browser", "-o", str(tmp_path)],
