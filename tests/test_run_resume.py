@@ -344,8 +344,8 @@ def run(output_dir, *more, kill_after=None):
     try:
         if kill_after is not None:
 
-            def write_then_die(self, name):
-                write(self, name)
+            def write_then_die(self, name, state):
+                write(self, name, state)
                 if name == f"checkpoint-{kill_after:08d}.pt":
                     os._exit(9)
 
