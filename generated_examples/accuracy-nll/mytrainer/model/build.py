@@ -133,9 +133,11 @@ class ModelCard(NamedTuple):
 
 
 def save_model(path, weights, card, epoch):
-    """Write a model's state_dict `weights`, trained for `epoch` epochs, with its
-    card, to `path`, which torch.load(weights_only=True) reads; the file appears
-    whole or not at all."""
+    """Write `weights`, a model or its state_dict (a sharded model's, gathered
+    whole), trained for `epoch` epochs, with its card, to `path`, which
+    torch.load(weights_only=True) reads; the file appears whole or not at all."""
+    if isinstance(weights, nn.Module):
+        weights = weights.state_dict()
     saved = {**card.state_dict(), "epoch": epoch, "state_dict": weights}
     torch.save(saved, f"{path}.partial")
     os.replace(f"{path}.partial", path)
