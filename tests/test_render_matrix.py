@@ -10,9 +10,9 @@ a few metric sets. Run-time options (cuda, amp, distributed, the schedule) rende
 the same code and are checked to. Each distinct text is linted once, and enough
 option sets are imported that every distinct file is imported beside each file it
 imports, and every two files that vary with the features meet in every pairing of
-their variants that an option set renders. Names one letter and 70
-characters long, which change line lengths, are rendered with every metric and with
-every three features in each of their on/off combinations.
+their variants that an option set renders. Names one letter and 70 characters
+long, which change line lengths, are rendered with every metric and with every
+three features in each of their on/off combinations.
 """
 
 from __future__ import annotations
@@ -176,6 +176,20 @@ def python_files(files: dict[str, str]) -> frozenset[tuple[str, str]]:
     )
 
 
+def greedy_cover(candidates: list[set]) -> list[int]:
+    """Indices of candidates whose union holds every candidate's elements, each
+    chosen for holding the most of those still missing (the first such on ties)."""
+    missing = set().union(*candidates)
+    chosen = []
+    while missing:
+        best = max(
+            range(len(candidates)), key=lambda index: len(candidates[index] & missing)
+        )
+        chosen.append(best)
+        missing -= candidates[best]
+    return chosen
+
+
 @functools.cache
 def imported_sets() -> list[tuple[tuple[str, ...], dict]]:
     """Option sets whose packages, imported, import every distinct file beside a
@@ -195,12 +209,7 @@ def imported_sets() -> list[tuple[tuple[str, ...], dict]]:
         set(itertools.combinations_with_replacement(sorted(package - shared), 2))
         for package in packages
     ]
-    missing = set().union(*pairs)
-    kept = []
-    while missing:
-        best = max(range(len(pairs)), key=lambda index: len(pairs[index] & missing))
-        kept.append(FEATURE_SETS[best])
-        missing -= pairs[best]
+    kept = [FEATURE_SETS[index] for index in greedy_cover(pairs)]
     count = max(len(kept), len(METRIC_SETS))
     return [
         (METRIC_SETS[index % len(METRIC_SETS)], kept[index % len(kept)])
@@ -292,22 +301,10 @@ def covering_sets(names, strength=3):
     first being all on."""
     rows = list(itertools.product((True, False), repeat=len(names)))
     groups = list(itertools.combinations(range(len(names)), strength))
-    needed = {
-        (group, values)
-        for group in groups
-        for values in itertools.product((True, False), repeat=strength)
-    }
-    chosen = []
-    while needed:
-        best = max(
-            rows,
-            key=lambda row: sum(
-                (group, tuple(row[i] for i in group)) in needed for group in groups
-            ),
-        )
-        chosen.append(dict(zip(names, best, strict=True)))
-        needed -= {(group, tuple(best[i] for i in group)) for group in groups}
-    return chosen
+    takes = [
+        {(group, tuple(row[i] for i in group)) for group in groups} for row in rows
+    ]
+    return [dict(zip(names, rows[index], strict=True)) for index in greedy_cover(takes)]
 
 
 # For a long or short name, where line lengths change: every metric, and every
