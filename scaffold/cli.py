@@ -16,13 +16,7 @@ from scaffold.errors import ScaffoldError
 from scaffold.options import Options, parse_metrics
 from scaffold.project import create, recover_interrupted_new, train_command
 from scaffold.prompts import Answers, ask_new, can_ask
-from scaffold.registry import (
-    DATA_KINDS,
-    DEFAULT_DATA,
-    DEFAULT_METRICS,
-    FEATURES,
-    METRICS,
-)
+from scaffold.registry import DATA_KINDS, DEFAULT_TASK, FEATURES, METRICS, TASKS
 from scaffold.transaction import interrupts_held
 from scaffold.update import (
     ACTIONS,
@@ -62,8 +56,8 @@ def interrupted(left: str) -> typer.Exit:
 
 
 def option_parameters(defaults: bool) -> list[inspect.Parameter]:
-    """The options `new`, `update` and `diff` share, from the registry: --data,
-    --metrics and one per FeatureSpec, as keyword parameters that Typer reads.
+    """The options `new`, `update` and `diff` share, from the registry: --task,
+    --data, --metrics and one per FeatureSpec, as keyword parameters that Typer reads.
 
     Each is None when not given: `new` then takes the default (or asks, in a
     terminal), `update` and `diff` the recorded value. With `defaults`, a help text
@@ -82,19 +76,26 @@ def option_parameters(defaults: bool) -> list[inspect.Parameter]:
 
     options = [
         option(
+            "task",
+            str,
+            "--task",
+            f"What the project learns: {', '.join(TASKS)}. A project keeps its task.",
+            DEFAULT_TASK,
+        ),
+        option(
             "data",
             str,
             "--data",
             f"What the project trains on: {', '.join(DATA_KINDS)}. "
             "See `scaffold list`.",
-            DEFAULT_DATA,
+            ", ".join(f"{t.data} for {t.name}" for t in TASKS.values()),
         ),
         option(
             "metrics",
             str,
             "--metrics",
             f"Comma list of metrics ({', '.join(METRICS)}). See `scaffold list`.",
-            ",".join(DEFAULT_METRICS),
+            ", ".join(f"{','.join(t.metrics)} for {t.name}" for t in TASKS.values()),
         ),
     ]
     # Those that add files first, as `scaffold list` and the questions show them.
@@ -279,17 +280,26 @@ def missing_argument(ctx: typer.Context, name: str) -> Exception:
 
 @app.command("list")
 def list_choices() -> None:
-    """List the data kinds, metrics and options `new` offers, one line each."""
-    typer.echo("data (--data KIND):")
-    width = max(len(name) for name in DATA_KINDS)
-    for kind in DATA_KINDS.values():
-        default = "  [default]" if kind.name == DEFAULT_DATA else ""
-        typer.echo(f"  {kind.name:<{width}}  {kind.summary}{default}")
-    typer.echo("metrics (--metrics a,b,...):")
-    width = max(len(name) for name in METRICS)
-    for spec in METRICS.values():
-        default = "  [default]" if spec.name in DEFAULT_METRICS else ""
-        typer.echo(f"  {spec.name:<{width}}  {spec.summary}{default}")
+    """List the tasks, data kinds, metrics and options `new` offers, one line each;
+    data kinds and metrics under the tasks they serve."""
+    typer.echo("tasks (--task TASK):")
+    width = max(len(name) for name in TASKS)
+    for task in TASKS.values():
+        default = "  [default]" if task.name == DEFAULT_TASK else ""
+        typer.echo(f"  {task.name:<{width}}  {task.summary}{default}")
+    for task in TASKS.values():
+        kinds = [kind for kind in DATA_KINDS.values() if kind.task == task.name]
+        typer.echo(f"data of {task.name} (--data KIND):")
+        width = max(len(kind.name) for kind in kinds)
+        for kind in kinds:
+            default = "  [default]" if kind.name == task.data else ""
+            typer.echo(f"  {kind.name:<{width}}  {kind.summary}{default}")
+        specs = [spec for spec in METRICS.values() if task.name in spec.tasks]
+        typer.echo(f"metrics of {task.name} (--metrics a,b,...):")
+        width = max(len(spec.name) for spec in specs)
+        for spec in specs:
+            default = "  [default]" if spec.name in task.metrics else ""
+            typer.echo(f"  {spec.name:<{width}}  {spec.summary}{default}")
     flags = {
         name: spec.flag + (f" {'|'.join(spec.choices)}" if spec.choices else "")
         for name, spec in FEATURES.items()

@@ -17,19 +17,20 @@ from typing import Any
 from scaffold.errors import InvalidOption
 from scaffold.registry import (
     DATA_KINDS,
-    DEFAULT_DATA,
-    DEFAULT_METRICS,
+    DEFAULT_TASK,
     METRICS,
     RESERVED_NAMES,
     SCHEDULERS,
+    TASKS,
 )
 
 
 @dataclass(frozen=True)
 class Options:
     name: str
-    data: str = DEFAULT_DATA
-    metrics: tuple[str, ...] = DEFAULT_METRICS
+    task: str = DEFAULT_TASK
+    data: str = ""  # empty: the task's default data kind
+    metrics: tuple[str, ...] = ()  # empty: the task's default metrics
     cuda: bool = False
     distributed: bool = False
     checkpoint: bool = False
@@ -46,9 +47,20 @@ class Options:
 
     def __post_init__(self) -> None:
         validate_name(self.name)
-        if self.data not in DATA_KINDS:
+        if self.task not in TASKS:
             raise InvalidOption(
-                f"unknown data kind {self.data!r}; choose from {', '.join(DATA_KINDS)}"
+                f"unknown task {self.task!r}; choose from {', '.join(TASKS)}"
+            )
+        task = TASKS[self.task]
+        # What the task takes by default, for what was left unchosen.
+        object.__setattr__(self, "data", self.data or task.data)
+        object.__setattr__(self, "metrics", tuple(self.metrics) or task.metrics)
+        kinds = [kind.name for kind in DATA_KINDS.values() if kind.task == self.task]
+        if self.data not in kinds:
+            known = "is for another task" if self.data in DATA_KINDS else "is unknown"
+            raise InvalidOption(
+                f"data kind {self.data!r} {known}; a {self.task} project takes "
+                f"{', '.join(kinds)}"
             )
         if self.scheduler not in SCHEDULERS:
             raise InvalidOption(
@@ -56,6 +68,13 @@ class Options:
             )
         # Canonical order, so the same choice always renders the same bytes.
         object.__setattr__(self, "metrics", normalize_metrics(self.metrics))
+        other = [n for n in self.metrics if self.task not in METRICS[n].tasks]
+        if other:
+            offered = [n for n, spec in METRICS.items() if self.task in spec.tasks]
+            raise InvalidOption(
+                f"metric {other[0]!r} is not one of a {self.task} project; choose "
+                f"from {', '.join(offered)}"
+            )
 
     def to_record(self) -> dict[str, Any]:
         record = dataclasses.asdict(self)

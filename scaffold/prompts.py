@@ -1,8 +1,9 @@
 """Interactive `scaffold new`: in a terminal, ask for what the command line left out.
 
-Every question is built from the registry (DATA_KINDS, METRICS, FEATURES), so a new
-data kind, metric or feature is offered here with no change to this module. The
-answers become the same Options the flags would give: a project made by answering
+Every question is built from the registry (TASKS, DATA_KINDS, METRICS, FEATURES), so
+a new task, data kind, metric or feature is offered here with no change to this
+module. The answers become the same Options the flags would give: a project made by
+answering
 equals, byte for byte, the one made by the same flags. Questions come from
 questionary (on prompt_toolkit), not hand-written terminal handling.
 """
@@ -19,7 +20,15 @@ from questionary import Choice, Separator
 
 from scaffold.errors import InvalidOption
 from scaffold.options import Options, normalize_metrics, validate_name
-from scaffold.registry import DATA_KINDS, FEATURES, METRICS, FeatureSpec
+from scaffold.registry import (
+    DATA_KINDS,
+    FEATURES,
+    METRICS,
+    TASKS,
+    DataSpec,
+    FeatureSpec,
+    TaskSpec,
+)
 
 # Stands in for a name not yet asked, so that options given as flags are checked
 # (with the flags' own errors) before any question is put.
@@ -61,10 +70,14 @@ def ask_new(
     asked = False
     if name is None:
         name, asked = ask_name(), True
-    if "data" not in given and len(DATA_KINDS) > 1:
-        chosen["data"], asked = ask_data(), True
+    if "task" not in given and len(TASKS) > 1:
+        chosen["task"], asked = ask_task(), True
+    task = TASKS[chosen.get("task", DEFAULTS["task"])]
+    kinds = [kind for kind in DATA_KINDS.values() if kind.task == task.name]
+    if "data" not in given and len(kinds) > 1:
+        chosen["data"], asked = ask_data(kinds, task.data), True
     if "metrics" not in given:
-        chosen["metrics"], asked = ask_metrics(), True
+        chosen["metrics"], asked = ask_metrics(task), True
     switches = [
         spec
         for spec in FEATURES.values()
@@ -102,29 +115,42 @@ def name_problem(text: str) -> bool | str:
     return True
 
 
-def ask_data() -> str:
-    width = max(len(name) for name in DATA_KINDS)
+def ask_task() -> str:
+    width = max(len(name) for name in TASKS)
+    return questionary.select(
+        "What does it learn?",
+        choices=[
+            Choice(f"{task.name:<{width}}  {task.summary}", value=task.name)
+            for task in TASKS.values()
+        ],
+        default=DEFAULTS["task"],
+    ).unsafe_ask()
+
+
+def ask_data(kinds: list[DataSpec], default: str) -> str:
+    width = max(len(kind.name) for kind in kinds)
     return questionary.select(
         "What does it train on?",
         choices=[
             Choice(f"{kind.name:<{width}}  {kind.summary}", value=kind.name)
-            for kind in DATA_KINDS.values()
+            for kind in kinds
         ],
-        default=DEFAULTS["data"],
+        default=default,
     ).unsafe_ask()
 
 
-def ask_metrics() -> list[str]:
-    width = max(len(name) for name in METRICS)
+def ask_metrics(task: TaskSpec) -> list[str]:
+    specs = [spec for spec in METRICS.values() if task.name in spec.tasks]
+    width = max(len(spec.name) for spec in specs)
     return questionary.checkbox(
         "Metrics (space toggles, enter accepts):",
         choices=[
             Choice(
                 f"{spec.name:<{width}}  {spec.summary}",
                 value=spec.name,
-                checked=spec.name in DEFAULTS["metrics"],
+                checked=spec.name in task.metrics,
             )
-            for spec in METRICS.values()
+            for spec in specs
         ],
         validate=metrics_problem,
     ).unsafe_ask()
@@ -193,6 +219,7 @@ def summary(answers: Answers) -> str:
     ]
     rows = [
         ("name", options.name),
+        ("task", options.task),
         ("data", options.data),
         ("metrics", ", ".join(options.metrics)),
         ("features", ", ".join(switches) or "none"),

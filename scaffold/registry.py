@@ -22,6 +22,7 @@ class MetricSpec:
     module: str  # module under <package>/metrics/ that defines them
     build: str  # how train.py constructs it for the evaluator
     files: tuple[str, ...]  # template files it needs
+    tasks: tuple[str, ...] = ("classification",)
 
 
 METRICS: dict[str, MetricSpec] = {
@@ -103,6 +104,7 @@ METRICS: dict[str, MetricSpec] = {
 }
 
 DEFAULT_METRICS = ("accuracy", "nll")
+DEFAULT_SEGMENTATION_METRICS = ("pixel_accuracy", "miou", "iou", "dice", "nll")
 
 
 @dataclass(frozen=True)
@@ -296,6 +298,7 @@ class DataSpec:
     summary: str
     files: tuple[str, ...]
     data_dir: str  # the --data-dir of the first run that `scaffold new` suggests
+    task: str = "classification"  # the task (TASKS) whose data it is
 
 
 DATA_KINDS: dict[str, DataSpec] = {
@@ -320,15 +323,74 @@ DATA_KINDS: dict[str, DataSpec] = {
                 "data/imagefolder/package/data/image_cache.py",
                 "data/imagefolder/package/data/augment.py",
                 "data/imagefolder/package/data/sources.py",
-                "data/imagefolder/package/data/survey.py",
+                "package/data/survey.py",
                 "data/imagefolder/tests/test_data.py.jinja",
             ),
             data_dir="PATH/TO/IMAGES",
+        ),
+        DataSpec(
+            "masks",
+            "your own images and masks: images/ and masks/ folders, any size and mode",
+            (
+                "data/masks/package/data/__init__.py",
+                "data/masks/package/data/masks.py",
+                "data/masks/package/data/pairs.py",
+                "data/masks/package/data/joint_augment.py",
+                "data/imagefolder/package/data/augment.py",
+                "package/data/survey.py",
+                "data/masks/tests/test_data.py.jinja",
+            ),
+            data_dir="PATH/TO/IMAGES_AND_MASKS",
+            task="segmentation",
         ),
     )
 }
 
 DEFAULT_DATA = "mnist"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a project learns to do (`--task`), and the files in which it differs.
+
+    Every other file (the engine, metrics base, handlers, checkpoints, run folders,
+    torchrun) is the same for all tasks. A task's own files sit under
+    templates/task/<name>/, in a tree of the same shape as templates/, and each
+    takes the place of the file at the same path; its data kinds (DataSpec.task)
+    and metrics (MetricSpec.tasks) bring the rest.
+    """
+
+    name: str
+    summary: str
+    data: str  # the data kind a project of this task takes by default
+    metrics: tuple[str, ...]  # the metrics it takes by default
+    files: tuple[str, ...] = ()
+
+
+TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        TaskSpec(
+            "classification",
+            "a class per image: MNIST, or your own images in class folders",
+            DEFAULT_DATA,
+            DEFAULT_METRICS,
+        ),
+        TaskSpec(
+            "segmentation",
+            "a class per pixel: your own images and their masks (U-Net, DeepLabV3)",
+            "masks",
+            DEFAULT_SEGMENTATION_METRICS,
+            (
+                "task/segmentation/package/model/backbones.py",
+                "task/segmentation/package/model/net.py",
+                "task/segmentation/package/predict.py.jinja",
+            ),
+        ),
+    )
+}
+
+DEFAULT_TASK = "classification"
 
 # What the handlers and metrics packages of every project export, by module: for
 # handlers, what train.py wires in (their errors stay in their own modules).
@@ -345,7 +407,6 @@ CORE_METRICS = {
 CORE_FLAG_TYPES = (
     "available_device",
     "existing_file",
-    "model_name",
     "non_negative_float",
     "positive_float",
     "positive_int",
@@ -385,6 +446,7 @@ CORE_FILES = (
     "package/model/build.py",
     "package/model/classifier.py",
     "package/model/net.py",
+    "package/model/weights.py",
     "package/predict.py.jinja",
     "package/run_config.py.jinja",
     "package/run_folder.py",

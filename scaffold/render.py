@@ -31,6 +31,7 @@ from scaffold.registry import (
     FEATURES,
     METRICS,
     RENAMED,
+    TASKS,
 )
 
 TEMPLATE_SUFFIX = ".jinja"
@@ -135,16 +136,26 @@ def manifest(options: Options) -> list[str]:
     for spec in FEATURES.values():
         if spec.render_time and getattr(options, spec.name):
             files.extend(spec.files)
+    # A task's own file takes the place of the one at its path.
+    own = {_target(f): f for f in TASKS[options.task].files}
+    files = [f for f in files if _target(f) not in own] + list(own.values())
     return sorted(dict.fromkeys(files))
+
+
+def _target(template: str) -> str:
+    return output_path(template, "package")
 
 
 def output_path(template: str, package: str) -> str:
     """Where a template file lands in the generated project. A data kind's files
-    sit under data/<kind>/, a tree of the same shape as the one above it."""
+    sit under data/<kind>/ and a task's under task/<task>/, each a tree of the same
+    shape as the one above it."""
     path = template.removesuffix(TEMPLATE_SUFFIX)
-    kind = path.split("/")[1] if path.startswith("data/") else None
-    if kind in DATA_KINDS:
-        path = path.removeprefix(f"data/{kind}/")
+    parts = path.split("/")
+    if (parts[0] == "data" and parts[1] in DATA_KINDS) or (
+        parts[0] == "task" and parts[1] in TASKS
+    ):
+        path = "/".join(parts[2:])
     path = RENAMED.get(path, path)
     if path.startswith("package/"):
         path = package + path.removeprefix("package")

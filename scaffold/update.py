@@ -23,6 +23,7 @@ from typing import Any
 
 from scaffold import __version__
 from scaffold.errors import (
+    InvalidOption,
     NewerProject,
     NotAProject,
     ScaffoldError,
@@ -146,7 +147,7 @@ def plan_update(
             f"{root / BASE_DIR} is missing, so there is nothing to merge against; "
             "restore it from version control"
         )
-    options = old_record.options.replace(**(changes or {}))
+    options = changed_options(old_record.options, changes or {})
     theirs = {p: t.encode() for p, t in render(options, root=templates).items()}
     try:
         base = read_base(root)
@@ -204,6 +205,19 @@ def python_files_after(
             else:
                 files[change.target] = change.after
     return files
+
+
+def changed_options(recorded: Options, changes: dict[str, Any]) -> Options:
+    """The recorded options with `changes` applied; a different task is refused,
+    since a project of another task is another project, not an update of this one."""
+    task = changes.get("task", recorded.task)
+    if task != recorded.task:
+        raise InvalidOption(
+            f"--task {task}: this is a {recorded.task} project, and a {task} "
+            f"project is another project; create it with `scaffold new NAME "
+            f"--task {task}`"
+        )
+    return recorded.replace(**changes)
 
 
 def refuse_downgrade(root: Path, record: Record) -> None:

@@ -28,7 +28,7 @@ from scaffold.project import (
     recover_interrupted_new,
     train_command,
 )
-from scaffold.registry import DATA_KINDS, FEATURES, METRICS
+from scaffold.registry import DATA_KINDS, FEATURES, METRICS, TASKS
 from scaffold.render import render
 from scaffold.update import (
     ACTIONS,
@@ -74,11 +74,22 @@ def schema(workspace: Workspace) -> dict[str, Any]:
         "project": workspace.project and str(workspace.project),
         "output_dir": str(workspace.output_dir),
         "options": options,
+        "tasks": [
+            {
+                "name": task.name,
+                "summary": task.summary,
+                "data": task.data,
+                "metrics": list(task.metrics),
+            }
+            for task in TASKS.values()
+        ],
         "data": [
-            {"name": kind.name, "summary": kind.summary} for kind in DATA_KINDS.values()
+            {"name": kind.name, "summary": kind.summary, "task": kind.task}
+            for kind in DATA_KINDS.values()
         ],
         "metrics": [
-            {"name": spec.name, "summary": spec.summary} for spec in METRICS.values()
+            {"name": spec.name, "summary": spec.summary, "tasks": list(spec.tasks)}
+            for spec in METRICS.values()
         ],
         "features": [
             {

@@ -1,5 +1,5 @@
 "use strict";
-// The page of `scaffold ui`: a form built from the schema (so a new metric,
+// The page of `scaffold ui`: a form built from the schema (so a new task, metric,
 // feature or data kind appears here without a change), and a file tree and code
 // pane that follow the form. Every API call carries the run's token in a header.
 
@@ -72,11 +72,10 @@ function buildForm() {
       }),
       el("p", { id: "name-problem", class: "problem" }),
     ),
-    choices("Data", "data", "radio", schema.data, (name) => options.data === name),
-    choices("Metrics", "metrics", "checkbox", schema.metrics, (name) =>
-      options.metrics.includes(name),
-    ),
+    choices("Task", "task", "radio", schema.tasks, (name) => options.task === name, updating),
+    el("div", { id: "task-fields" }),
   );
+  taskFields(options);
   const switches = schema.features.filter((spec) => spec.choices.length === 0);
   const isOn = (name) => options[name] === true;
   byId("fields").append(
@@ -107,9 +106,27 @@ function buildForm() {
   }
 }
 
-// A fieldset of radio buttons or checkboxes, each with its one-line summary.
-function choices(legend, name, type, specs, isOn) {
-  const set = el("fieldset", {}, el("legend", { text: legend }));
+// The data kinds and metrics of the options' task, those of `options` chosen.
+function taskFields(options) {
+  const data = schema.data.filter((kind) => kind.task === options.task);
+  const metrics = schema.metrics.filter((spec) => spec.tasks.includes(options.task));
+  byId("task-fields").replaceChildren(
+    choices("Data", "data", "radio", data, (name) => options.data === name),
+    choices("Metrics", "metrics", "checkbox", metrics, (name) => options.metrics.includes(name)),
+  );
+}
+
+// Another task takes its own data and metrics: its defaults replace the choices.
+function onTaskChange(event) {
+  if (event.target.name !== "task") return;
+  const task = schema.tasks.find((spec) => spec.name === event.target.value);
+  taskFields({ task: task.name, data: task.data, metrics: task.metrics });
+}
+
+// A fieldset of radio buttons or checkboxes, each with its one-line summary; a
+// disabled one shows a choice that cannot change.
+function choices(legend, name, type, specs, isOn, disabled = false) {
+  const set = el("fieldset", { disabled }, el("legend", { text: legend }));
   for (const spec of specs) {
     const id = `${name}-${spec.name}`;
     const input = el("input", {
@@ -137,6 +154,7 @@ function chosenOptions() {
   const form = byId("options");
   const options = {
     name: byId("name").value,
+    task: form.querySelector('input[name="task"]:checked').value,
     data: form.querySelector('input[name="data"]:checked').value,
     metrics: [...form.querySelectorAll('input[name="metrics"]:checked')].map((i) => i.value),
   };
@@ -426,6 +444,7 @@ async function start() {
   byId("diff-toggle").addEventListener("click", flipView);
   const form = byId("options");
   form.addEventListener("submit", (event) => event.preventDefault());
+  form.addEventListener("change", onTaskChange);
   form.addEventListener("change", refresh);
   let typing = null;
   byId("name").addEventListener("input", () => {
