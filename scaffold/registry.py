@@ -22,8 +22,14 @@ class MetricSpec:
     module: str  # module under <package>/metrics/ that defines them
     build: str  # how train.py constructs it for the evaluator
     files: tuple[str, ...]  # template files it needs
-    tasks: tuple[str, ...] = ("classification",)
+    tasks: tuple[str, ...] = ("classification",)  # the --task values it serves
 
+
+# The segmentation metrics share one module and its tests.
+SEGMENTATION_METRIC_FILES = (
+    "package/metrics/segmentation.py",
+    "tests/test_segmentation_metrics.py.jinja",
+)
 
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
@@ -47,6 +53,7 @@ METRICS: dict[str, MetricSpec] = {
             "loss",
             "Loss(loss_fn)",
             ("package/metrics/loss.py", "tests/test_loss.py.jinja"),
+            tasks=("classification", "segmentation"),
         ),
         MetricSpec(
             "precision",
@@ -99,6 +106,42 @@ METRICS: dict[str, MetricSpec] = {
             "confusion",
             "ConfusionMatrix(num_classes)",
             ("package/metrics/confusion.py", "tests/test_confusion.py.jinja"),
+        ),
+        MetricSpec(
+            "pixel_accuracy",
+            "fraction of labelled pixels classified right",
+            ("PixelAccuracy",),
+            "segmentation",
+            "PixelAccuracy()",
+            SEGMENTATION_METRIC_FILES,
+            tasks=("segmentation",),
+        ),
+        MetricSpec(
+            "miou",
+            "mean intersection over union of the classes present",
+            ("IoU",),
+            "segmentation",
+            'IoU(num_classes, average="macro")',
+            SEGMENTATION_METRIC_FILES,
+            tasks=("segmentation",),
+        ),
+        MetricSpec(
+            "iou",
+            "intersection over union (Jaccard index) per class",
+            ("IoU",),
+            "segmentation",
+            "IoU(num_classes)",
+            SEGMENTATION_METRIC_FILES,
+            tasks=("segmentation",),
+        ),
+        MetricSpec(
+            "dice",
+            "Dice coefficient (F1 score of pixels) per class",
+            ("Dice",),
+            "segmentation",
+            "Dice(num_classes)",
+            SEGMENTATION_METRIC_FILES,
+            tasks=("segmentation",),
         ),
     )
 }

@@ -69,7 +69,7 @@ def import_from(names, module: str) -> str:
     """`from module import names` laid out as black and isort would: the names in
     isort's order, on one line when it fits, else one per line (the trailing comma
     keeps black from joining them)."""
-    names = sorted(names, key=isort_key)
+    names = sorted(set(names), key=isort_key)  # two metrics may share a class
     line = f"from {module} import {', '.join(names)}"
     if len(line) <= LINE_LENGTH:
         return line
@@ -176,8 +176,10 @@ def context(options: Options) -> dict:
             handler_modules[_module_name(spec.files[0])] = list(spec.exports)
     metric_modules = {name: list(classes) for name, classes in CORE_METRICS.items()}
     for spec in specs:
-        # One module may serve several metrics (precision, recall and f1).
-        metric_modules.setdefault(spec.module, []).extend(spec.classes)
+        # One module may serve several metrics (precision, recall and f1), and one
+        # class several metrics (IoU per class and its mean).
+        classes = metric_modules.setdefault(spec.module, [])
+        classes.extend(c for c in spec.classes if c not in classes)
     return {
         **options.to_record(),
         "package": options.name,

@@ -8,6 +8,7 @@ per metric module) are then run with pytest inside rendered projects.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import itertools
 import subprocess
@@ -20,17 +21,18 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from scaffold.options import Options
-from scaffold.registry import DEFAULT_METRICS, METRICS
+from scaffold.registry import DEFAULT_METRICS, DEFAULT_SEGMENTATION_METRICS, METRICS
 from scaffold.render import render
 
 pytestmark = pytest.mark.slow  # trains, or runs a generated program
 
 PACKAGE = "refmetricspkg"  # unlikely to clash with anything already imported
+SEGMENTATION_PACKAGE = "refsegmetricspkg"
 TOLERANCE = 1e-6
 AVERAGES = ("macro", "micro", "weighted", None)
 
@@ -43,6 +45,20 @@ def write_project(root: Path, options: Options) -> Path:
     return root
 
 
+def import_metrics(root: Path, package_name: str) -> types.ModuleType:
+    """The `metrics` subpackage of the project at root, its package `__init__`
+    left unrun; `forget` removes it from sys.modules again."""
+    package = types.ModuleType(package_name)
+    package.__path__ = [str(root / package_name)]
+    sys.modules[package_name] = package
+    return importlib.import_module(f"{package_name}.metrics")
+
+
+def forget(package_name: str) -> None:
+    for name in [n for n in sys.modules if n.split(".")[0] == package_name]:
+        del sys.modules[name]
+
+
 @pytest.fixture(scope="session")
 def m(tmp_path_factory):
     """The generated `metrics` module of a project with every metric chosen."""
@@ -50,14 +66,23 @@ def m(tmp_path_factory):
         tmp_path_factory.mktemp("all_metrics"),
         Options(name=PACKAGE, metrics=tuple(METRICS)),
     )
-    package = types.ModuleType(PACKAGE)
-    package.__path__ = [str(root / PACKAGE)]
-    sys.modules[PACKAGE] = package
     try:
-        yield importlib.import_module(f"{PACKAGE}.metrics")
+        yield import_metrics(root, PACKAGE)
     finally:
-        for name in [n for n in sys.modules if n.split(".")[0] == PACKAGE]:
-            del sys.modules[name]
+        forget(PACKAGE)
+
+
+@pytest.fixture(scope="session")
+def seg(tmp_path_factory):
+    """The generated `metrics` module of a project with the segmentation metrics."""
+    root = write_project(
+        tmp_path_factory.mktemp("segmentation_metrics"),
+        Options(name=SEGMENTATION_PACKAGE, metrics=DEFAULT_SEGMENTATION_METRICS),
+    )
+    try:
+        yield import_metrics(root, SEGMENTATION_PACKAGE)
+    finally:
+        forget(SEGMENTATION_PACKAGE)
 
 
 # -- random inputs -----------------------------------------------------------
@@ -187,6 +212,78 @@ def test_loss_is_the_per_example_mean_like_sklearn_log_loss(m, data):
     close(feed(m.Loss(F.nll_loss), probabilities.log(), y, batches), expected)
 
 
+@st.composite
+def segmentation_cases(draw):
+    """(y_pred, y, num_classes, batches): class scores or labels for N masks whose
+    true and predicted classes come from random subsets (so some classes are
+    absent from either or both), some pixels ignored, and one labelled at least."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, height, width = (draw(st.integers(1, 6)) for _ in range(3))
+    num_classes = draw(st.integers(2, 6))
+    shape = (n, height, width)
+    true_classes = rng.choice(num_classes, size=rng.integers(1, num_classes + 1))
+    y = rng.choice(true_classes, size=shape)
+    ignored = rng.random(shape) < rng.choice([0.0, 0.3, 0.9])
+    ignored.flat[rng.integers(ignored.size)] = False
+    y[ignored] = 255
+    if draw(st.booleans()):
+        y_pred = torch.from_numpy(rng.normal(size=(n, num_classes, height, width)))
+        y_pred = y_pred.log_softmax(dim=1)
+    else:
+        predicted = rng.choice(num_classes, size=rng.integers(1, num_classes + 1))
+        y_pred = torch.from_numpy(rng.choice(predicted, size=shape))
+    return y_pred, torch.from_numpy(y), num_classes, draw(batch_splits(n))
+
+
+def labelled_pixels(y_pred, y):
+    """sklearn's input: the flattened true and predicted classes, ignored removed."""
+    predicted = y_pred.argmax(dim=1) if y_pred.ndim == 4 else y_pred
+    kept = y != 255
+    return y[kept].numpy(), predicted[kept].numpy()
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=segmentation_cases())
+def test_segmentation_metrics_match_sklearn_on_the_labelled_pixels(seg, case):
+    y_pred, y, num_classes, batches = case
+    y_true, predicted = labelled_pixels(y_pred, y)
+    labels = list(range(num_classes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a class absent from truth and prediction
+        expected = {
+            "IoU": (
+                skm.jaccard_score(y_true, predicted, average=None, labels=labels),
+                skm.jaccard_score(y_true, predicted, average="macro"),
+            ),
+            "Dice": (
+                skm.f1_score(y_true, predicted, average=None, labels=labels),
+                skm.f1_score(y_true, predicted, average="macro"),
+            ),
+        }
+    close(
+        feed(seg.PixelAccuracy(num_classes), y_pred, y, batches),
+        skm.accuracy_score(y_true, predicted),
+    )
+    for name, (per_class, mean) in expected.items():
+        metric = getattr(seg, name)
+        close(feed(metric(num_classes), y_pred, y, batches), per_class)
+        close(feed(metric(num_classes, average="macro"), y_pred, y, batches), mean)
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=segmentation_cases())
+def test_segmentation_loss_is_the_mean_per_labelled_pixel(seg, case):
+    y_pred, y, num_classes, batches = case
+    # A batch of ignored pixels only has no mean loss (nll_loss gives NaN).
+    assume(y_pred.ndim == 4 and all((y[b] != 255).any() for b in batches))
+    y_true, _ = labelled_pixels(y_pred, y)
+    kept_probabilities = y_pred.exp().permute(0, 2, 3, 1)[y != 255]
+    expected = skm.log_loss(y_true, kept_probabilities, labels=list(range(num_classes)))
+    loss_fn = functools.partial(F.nll_loss, ignore_index=seg.segmentation.IGNORE_INDEX)
+    loss = seg.Loss(loss_fn, batch_size=seg.segmentation.count_labelled_pixels)
+    close(feed(loss, y_pred, y, batches), expected)
+
+
 # -- behaviour beyond the reference ------------------------------------------
 
 
@@ -291,7 +388,11 @@ def metric_test_files(metrics) -> list[str]:
 def test_generated_metric_tests_pass_for_all_and_for_the_default_metrics(tmp_path):
     # One pytest per project, run side by side: most of their time is importing torch.
     runs = {}
-    for label, metrics in [("all", tuple(METRICS)), ("default", DEFAULT_METRICS)]:
+    for label, metrics in [
+        ("all", tuple(METRICS)),
+        ("default", DEFAULT_METRICS),
+        ("segmentation", DEFAULT_SEGMENTATION_METRICS),
+    ]:
         root = write_project(
             tmp_path / label, Options(name="mytrainer", metrics=metrics)
         )
