@@ -28,9 +28,11 @@ from scaffold.registry import (
 @dataclass(frozen=True)
 class Options:
     name: str
-    task: str = DEFAULT_TASK
-    data: str = ""  # empty: the task's default data kind
-    metrics: tuple[str, ...] = ()  # empty: the task's default metrics
+    # Each left empty takes a default from the others: the task that of the data
+    # kind (else DEFAULT_TASK), the data kind and the metrics those of the task.
+    task: str = ""
+    data: str = ""
+    metrics: tuple[str, ...] = ()
     cuda: bool = False
     distributed: bool = False
     checkpoint: bool = False
@@ -47,6 +49,9 @@ class Options:
 
     def __post_init__(self) -> None:
         validate_name(self.name)
+        if not self.task:
+            kind = DATA_KINDS.get(self.data)
+            object.__setattr__(self, "task", kind.task if kind else DEFAULT_TASK)
         if self.task not in TASKS:
             raise InvalidOption(
                 f"unknown task {self.task!r}; choose from {', '.join(TASKS)}"

@@ -22,6 +22,7 @@ from scaffold.errors import InvalidOption
 from scaffold.options import Options, normalize_metrics, validate_name
 from scaffold.registry import (
     DATA_KINDS,
+    DEFAULT_TASK,
     FEATURES,
     METRICS,
     TASKS,
@@ -70,9 +71,10 @@ def ask_new(
     asked = False
     if name is None:
         name, asked = ask_name(), True
-    if "task" not in given and len(TASKS) > 1:
+    # A data kind serves one task: given, it says the task.
+    if "task" not in given and "data" not in given and len(TASKS) > 1:
         chosen["task"], asked = ask_task(), True
-    task = TASKS[chosen.get("task", DEFAULTS["task"])]
+    task = TASKS[Options(name=PLACEHOLDER_NAME, **chosen).task]
     kinds = [kind for kind in DATA_KINDS.values() if kind.task == task.name]
     if "data" not in given and len(kinds) > 1:
         chosen["data"], asked = ask_data(kinds, task.data), True
@@ -123,7 +125,7 @@ def ask_task() -> str:
             Choice(f"{task.name:<{width}}  {task.summary}", value=task.name)
             for task in TASKS.values()
         ],
-        default=DEFAULTS["task"],
+        default=DEFAULT_TASK,
     ).unsafe_ask()
 
 

@@ -147,7 +147,7 @@ METRICS: dict[str, MetricSpec] = {
 }
 
 DEFAULT_METRICS = ("accuracy", "nll")
-DEFAULT_SEGMENTATION_METRICS = ("pixel_accuracy", "miou", "iou", "dice", "nll")
+DEFAULT_SEGMENTATION_METRICS = ("nll", "pixel_accuracy", "miou", "iou", "dice")
 
 
 @dataclass(frozen=True)
@@ -379,9 +379,9 @@ DATA_KINDS: dict[str, DataSpec] = {
                 "data/masks/package/data/masks.py",
                 "data/masks/package/data/pairs.py",
                 "data/masks/package/data/joint_augment.py",
+                "data/masks/tests/test_data.py.jinja",
                 "data/imagefolder/package/data/augment.py",
                 "package/data/survey.py",
-                "data/masks/tests/test_data.py.jinja",
             ),
             data_dir="PATH/TO/IMAGES_AND_MASKS",
             task="segmentation",

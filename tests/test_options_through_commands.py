@@ -27,8 +27,10 @@ from scaffold.registry import (
     DATA_KINDS,
     DEFAULT_DATA,
     DEFAULT_METRICS,
+    DEFAULT_TASK,
     FEATURES,
     METRICS,
+    TASKS,
     FeatureSpec,
 )
 from scaffold.render import render
@@ -53,14 +55,17 @@ def no_flag(spec: FeatureSpec) -> str:
 
 
 def cases() -> list[Case]:
+    """The cases of a project of the default task; a project keeps its task, whose
+    choice is tested on its own below."""
     found = [
         Case(f"data={kind}", ("--data", kind), ("--data", DEFAULT_DATA), {"data": kind})
-        for kind in DATA_KINDS
-        if kind != DEFAULT_DATA
+        for kind, spec in DATA_KINDS.items()
+        if kind != DEFAULT_DATA and spec.task == DEFAULT_TASK
     ]
     default_metrics = ",".join(DEFAULT_METRICS)
-    for name in METRICS:  # each metric added to the defaults, or taken from them
-        chosen = tuple(m for m in METRICS if (m in DEFAULT_METRICS) != (m == name))
+    offered = [name for name, spec in METRICS.items() if DEFAULT_TASK in spec.tasks]
+    for name in offered:  # each metric added to the defaults, or taken from them
+        chosen = tuple(m for m in offered if (m in DEFAULT_METRICS) != (m == name))
         if chosen:
             found.append(
                 Case(
@@ -267,8 +272,10 @@ def test_help_says_a_run_time_switch_is_only_recorded(command):
 
 def test_help_of_new_names_the_default_of_what_adds_files():
     options = command_options("new")
-    assert options["data"].help.endswith(f"Default: {DEFAULT_DATA}.")
-    assert options["metrics"].help.endswith(f"Default: {','.join(DEFAULT_METRICS)}.")
+    assert options["task"].help.endswith(f"Default: {DEFAULT_TASK}.")
+    for task in TASKS.values():
+        assert f"{task.data} for {task.name}" in options["data"].help
+        assert f"{','.join(task.metrics)} for {task.name}" in options["metrics"].help
     for spec in FEATURES.values():
         if spec.choices:
             assert options[spec.name].help.endswith(f"Default: {spec.default}.")
@@ -290,6 +297,69 @@ def test_every_feature_is_an_options_field_of_its_type_and_default():
         assert spec.name in fields, spec.name
         assert types[spec.name] is type(spec.default), spec.name
         assert fields[spec.name].default == spec.default, spec.name
-    assert fields["data"].default == DEFAULT_DATA
-    assert fields["metrics"].default == DEFAULT_METRICS
-    assert fields.keys() - FEATURES.keys() == {"name", "data", "metrics"}
+    # Left empty, the task, data kind and metrics take each other's defaults.
+    assert (fields["task"].default, fields["data"].default) == ("", "")
+    assert fields["metrics"].default == ()
+    default = Options(name=NAME)
+    assert (default.task, default.data) == (DEFAULT_TASK, DEFAULT_DATA)
+    assert default.metrics == DEFAULT_METRICS == TASKS[DEFAULT_TASK].metrics
+    assert fields.keys() - FEATURES.keys() == {"name", "task", "data", "metrics"}
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t != DEFAULT_TASK])
+def test_new_writes_the_task_with_its_data_and_metrics(task, tmp_path):
+    invoke("new", NAME, "--task", task, "--no-input", "-o", str(tmp_path))
+
+    spec = TASKS[task]
+    options = recorded(tmp_path / NAME)
+    assert (options["task"], options["data"]) == (task, spec.data)
+    assert tuple(options["metrics"]) == spec.metrics
+    expected = Options(name=NAME, task=task)
+    assert project_files(tmp_path / NAME) == rendered(expected)
+    # The task's data kind alone says the task.
+    invoke("new", "other", "--data", spec.data, "--no-input", "-o", str(tmp_path))
+    assert recorded(tmp_path / "other")["task"] == task
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t != DEFAULT_TASK])
+@pytest.mark.parametrize("command", ["update", "diff"])
+def test_a_project_keeps_its_task(task, command, tmp_path):
+    invoke("new", NAME, "--no-input", "-o", str(tmp_path))
+    root = tmp_path / NAME
+    before = snapshot(root)
+
+    result = runner.invoke(app, [command, str(root), "--task", task])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: --task {task}: this is a {DEFAULT_TASK} project, and a {task} "
+        f"project is another project; create it with `scaffold new NAME --task "
+        f"{task}`\n"
+    )
+    result = runner.invoke(app, [command, str(root), "--data", TASKS[task].data])
+    assert result.exit_code == 1
+    assert f"a {DEFAULT_TASK} project takes" in result.output
+    assert snapshot(root) == before
+
+
+def test_a_metric_of_another_task_is_refused_in_one_line(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "new",
+            NAME,
+            "--task",
+            "segmentation",
+            "--metrics",
+            "accuracy",
+            "--no-input",
+            "-o",
+            str(tmp_path),
+        ],
+    )
+
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "error: metric 'accuracy' is not one of a segmentation project; choose from"
+    )
+    assert not (tmp_path / NAME).exists()

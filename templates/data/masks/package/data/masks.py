@@ -120,7 +120,8 @@ def read_pairs(pairs, channels, size, workers):
             return None
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        pairs_read = [p for p in pool.map(read, zip(*pairs)) if p is not None]
+        each = zip(pairs.images, pairs.masks, strict=True)
+        pairs_read = [p for p in pool.map(read, each) if p is not None]
     if not pairs_read:
         raise DataError(f"none of the {len(pairs.images)} images could be read")
     images, masks, paths = zip(*pairs_read, strict=True)

@@ -99,7 +99,8 @@ def hold_out(pairs, share, seed):
     train = sorted(order[held:].tolist())
 
     def take(indices):
-        return Pairs([pairs.images[i] for i in indices], [pairs.masks[i] for i in indices])
+        images = [pairs.images[i] for i in indices]
+        return Pairs(images, [pairs.masks[i] for i in indices])
 
     return take(train), take(val)
 
