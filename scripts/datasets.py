@@ -6,11 +6,14 @@ as folders of image files, for `--data imagefolder` projects.
     python scripts/datasets.py fashion ROOT         # Fashion-MNIST (Debian's package)
     python scripts/datasets.py digits-folder ROOT   # those digits as files, messy
     python scripts/datasets.py fashion-folder ROOT  # Fashion-MNIST as 70,000 PNGs
+    python scripts/datasets.py digit-canvases ROOT  # segmentation: digits on canvases
 
 An image folder is ROOT/train/<class>/<file> and ROOT/val/<class>/<file>; the
 digits folder also has ROOT/train.csv and ROOT/val.csv (`path,label` rows, paths
-relative to ROOT). Folders are written once: a marker file, written last, says a
-folder is complete, and a later call returns at once.
+relative to ROOT). A segmentation folder is ROOT/{train,val}/images/<stem>.<ext>
+beside ROOT/{train,val}/masks/<stem>.png, and ROOT/classes.txt. Folders are
+written once: a marker file, written last, says a folder is complete, and a later
+call returns at once.
 """
 
 from __future__ import annotations
@@ -323,11 +326,164 @@ def fashion_folder(
     return root
 
 
+# Segmentation canvases --------------------------------------------------------
+
+CANVASES_MARKER = ".digit-canvases-complete"
+CANVASES_VERSION = "1"  # bump when the canvases change, so old folders are rewritten
+CANVAS_SEED = 0
+# Class 0 is the background; digit d is class d + 1. 255 marks pixels of no class.
+CANVAS_CLASSES = ("background", *(str(digit) for digit in range(10)))
+IGNORE_INDEX = 255
+STROKE = 128  # a digit's pixels at least this intense are its class; fainter, ignored
+MAX_SCALE = 1.5  # digits are pasted at 1x to 1.5x their 28 px
+MIN_CONTRAST = 80  # least difference in luminance between a digit and its canvas
+# How each split's images and masks are saved besides the plain RGB PNG and
+# grayscale PNG mask, as (kind, how many); a split smaller than the list gets the
+# first ones.
+CANVAS_IMAGE_KINDS = (("gray", 1), ("rgba", 1), ("jpeg", 20))
+CANVAS_MASK_KINDS = (("palette", 1), ("ignore-region", 1))
+
+
+def luminance(colour: np.ndarray) -> float:
+    # ITU-R 601-2, the weights PIL's convert("L") uses.
+    return float(colour @ np.array([0.299, 0.587, 0.114]))
+
+
+def contrasting_colour(rng: np.random.Generator, background: np.ndarray) -> np.ndarray:
+    """A random colour that stands out from `background`, also once the image is
+    turned to grayscale."""
+    while True:
+        colour = rng.integers(0, 256, size=3).astype(np.float64)
+        if abs(luminance(colour) - luminance(background)) >= MIN_CONTRAST:
+            return colour
+
+
+def digit_canvas(
+    rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One (size, size, 3) uint8 canvas with 1 to 3 of `digits` pasted on it, and
+    its (size, size) uint8 mask.
+
+    Each digit is drawn in its own colour with its intensity as the alpha, so the
+    mask is exact: the digit's class on its stroke pixels (intensity >= STROKE),
+    IGNORE_INDEX on its fainter antialiased edge, and where digits overlap the
+    later one, drawn on top, wins.
+    """
+    background = rng.integers(0, 256, size=3).astype(np.float64)
+    image = np.broadcast_to(background, (size, size, 3)).copy()
+    mask = np.zeros((size, size), dtype=np.uint8)
+    for _ in range(rng.integers(1, 4)):
+        index = rng.integers(len(digits))
+        side = round(28 * rng.uniform(1.0, MAX_SCALE))
+        intensity = np.asarray(
+            Image.fromarray(digits[index]).resize(
+                (side, side), Image.Resampling.BILINEAR
+            )
+        )
+        top, left = rng.integers(0, size - side + 1, size=2)
+        area = np.s_[top : top + side, left : left + side]
+        # Its colour stands out from the canvas (not always from digits below).
+        colour = contrasting_colour(rng, background)
+        alpha = intensity[..., None] / 255
+        image[area] = image[area] * (1 - alpha) + colour * alpha
+        mask[area][intensity > 0] = IGNORE_INDEX
+        mask[area][intensity >= STROKE] = labels[index] + 1
+    noise = rng.normal(0, rng.uniform(4, 16), size=image.shape)
+    return np.clip(image + noise, 0, 255).round().astype(np.uint8), mask
+
+
+def voc_palette() -> list[int]:
+    """Pascal VOC's 256-colour palette, flat [r, g, b, r, g, b, ...]: the bits of
+    each index spread over the high bits of the three channels."""
+    palette = []
+    for index in range(256):
+        rgb = [0, 0, 0]
+        for bit in range(8):
+            for channel in range(3):
+                rgb[channel] |= ((index >> (3 * bit + channel)) & 1) << (7 - bit)
+        palette.extend(rgb)
+    return palette
+
+
+def save_canvas(
+    image: np.ndarray, mask: np.ndarray, folder: Path, stem: str, kinds: tuple
+) -> None:
+    """Save a canvas and its mask the (image kind, mask kind) ways."""
+    image_kind, mask_kind = kinds
+    picture = Image.fromarray(image)
+    if image_kind == "gray":
+        picture.convert("L").save(folder / "images" / f"{stem}.png")
+    elif image_kind == "rgba":
+        picture.convert("RGBA").save(folder / "images" / f"{stem}.png")
+    elif image_kind == "jpeg":
+        picture.save(folder / "images" / f"{stem}.jpg", quality=90)
+    else:
+        picture.save(folder / "images" / f"{stem}.png")
+    if mask_kind == "palette":
+        # As Pascal VOC saves its masks: the pixel values are the class indices,
+        # the colours only there for people looking at them.
+        labels = Image.fromarray(mask)
+        labels.putpalette(voc_palette())  # an "L" image with a palette becomes "P"
+        labels.save(folder / "masks" / f"{stem}.png")
+        return
+    if mask_kind == "ignore-region":
+        # A region nobody labelled, as a user marks one in an annotation tool.
+        height, width = mask.shape
+        mask = mask.copy()
+        mask[height // 4 : height // 2, width // 4 : width // 2] = IGNORE_INDEX
+    Image.fromarray(mask).save(folder / "masks" / f"{stem}.png")
+
+
+def canvas_kinds(count: int, rng: np.random.Generator) -> list[tuple[str, str]]:
+    """The (image kind, mask kind) of each of `count` canvases, shuffled."""
+    kinds = []
+    for special in (CANVAS_IMAGE_KINDS, CANVAS_MASK_KINDS):
+        chosen = [kind for kind, number in special for _ in range(number)]
+        chosen = (chosen + ["png"] * count)[:count]
+        kinds.append([chosen[i] for i in rng.permutation(count)])
+    return list(zip(*kinds, strict=True))
+
+
+def digit_canvases(
+    root: Path,
+    train: int = 800,
+    val: int = 200,
+    size: int = 64,
+    seed: int = CANVAS_SEED,
+) -> Path:
+    """A segmentation folder of `train` and `val` canvases of size x size pixels,
+    each with 1 to 3 real digits of `mnist_sample` (the training canvases from its
+    training digits, the validation ones from the others) on a noisy background of
+    one colour; see `digit_canvas` for the masks. As a real folder holds them: most
+    images RGB PNGs, some JPEGs, a grayscale and an RGBA PNG; one palette mask, one
+    with a region of IGNORE_INDEX; a Thumbs.db among the training images."""
+    if size < round(28 * MAX_SCALE):
+        raise ValueError(f"expected size >= {round(28 * MAX_SCALE)}, got {size}")
+    content = f"digit-canvases {CANVASES_VERSION} {train=} {val=} {size=} {seed=}\n"
+    if is_complete(root, CANVASES_MARKER, content):
+        return root
+    rng = np.random.default_rng(seed)
+    splits = sample_split()
+    counts = {"train": train, "val": val}
+    for folder, split in FOLDER_SPLITS.items():
+        digits, labels = splits[split]
+        for sub in ("images", "masks"):
+            (root / folder / sub).mkdir(parents=True, exist_ok=True)
+        for index, kinds in enumerate(canvas_kinds(counts[folder], rng)):
+            image, mask = digit_canvas(rng, digits, labels, size)
+            save_canvas(image, mask, root / folder, f"{index:05d}", kinds)
+    (root / "train" / "images" / "Thumbs.db").write_bytes(bytes(512))
+    (root / "classes.txt").write_text("".join(f"{c}\n" for c in CANVAS_CLASSES))
+    mark_complete(root, CANVASES_MARKER, content)
+    return root
+
+
 MAKERS = {
     "mnist-sample": mnist_sample,
     "fashion": fashion,
     "digits-folder": digits_folder,
     "fashion-folder": fashion_folder,
+    "digit-canvases": digit_canvases,
 }
 
 

@@ -1,6 +1,7 @@
 """The offline image folders imagefolder projects are tested and benchmarked on: the
 real digits, split as `mnist_sample` splits them, saved the many ways real folders
-hold images, beside the junk real folders hold."""
+hold images, beside the junk real folders hold; and the digit canvases with masks
+that segmentation projects are tested on."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.datasets import FashionMNIST
 
 from scripts.datasets import (
+    CANVAS_CLASSES,
     FASHION_CLASSES,
     FASHION_DIR,
+    IGNORE_INDEX,
     RAW_NAMES,
+    digit_canvases,
     digits_folder,
     fashion_folder,
     read_idx_gz,
@@ -138,3 +142,103 @@ def test_the_fashion_folder_holds_the_idx_images_under_their_class_names(tmp_pat
     # Another limit replaces the folder rather than adding to it.
     fashion_folder(tmp_path, limit=5)
     assert len(list(root.glob("*/*/*.png"))) == 10
+
+
+# -- segmentation canvases ------------------------------------------------------
+
+CANVAS_SIZE = 48
+CANVAS_COUNTS = {"train": 24, "val": 6}
+
+
+@pytest.fixture(scope="module")
+def canvases(tmp_path_factory) -> Path:
+    return digit_canvases(
+        tmp_path_factory.mktemp("canvases"), *CANVAS_COUNTS.values(), CANVAS_SIZE
+    )
+
+
+def mode_of(path: Path) -> str:
+    with Image.open(path) as image:
+        return image.mode
+
+
+def pixels_of(path: Path, mode: str | None = None) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert(mode) if mode else image)
+
+
+def canvas_pairs(root: Path, folder: str) -> list[tuple[Path, Path]]:
+    """(image, mask) of each canvas of a split, the stray file left out."""
+    images = sorted((root / folder / "images").glob("[0-9]*"))
+    return [(image, root / folder / "masks" / f"{image.stem}.png") for image in images]
+
+
+def test_canvases_are_images_and_masks_of_the_same_stems_and_sizes(canvases):
+    assert (canvases / "classes.txt").read_text().splitlines() == list(CANVAS_CLASSES)
+    assert CANVAS_CLASSES[:2] == ("background", "0") and len(CANVAS_CLASSES) == 11
+    for folder, count in CANVAS_COUNTS.items():
+        pairs = canvas_pairs(canvases, folder)
+        masks = sorted((canvases / folder / "masks").iterdir())
+        assert len(pairs) == count and [mask for _, mask in pairs] == masks
+        for image_path, mask_path in pairs:
+            with Image.open(image_path) as image, Image.open(mask_path) as mask:
+                assert image.size == mask.size == (CANVAS_SIZE, CANVAS_SIZE)
+                labels = np.asarray(mask)
+            # A digit's class on its strokes, background, antialiased edges ignored.
+            assert set(np.unique(labels)) <= {*range(11), IGNORE_INDEX}
+            assert (labels == 0).any() and ((labels > 0) & (labels <= 10)).any()
+    stray = set((canvases / "train" / "images").iterdir()) - {
+        image for image, _ in canvas_pairs(canvases, "train")
+    }
+    assert [path.name for path in stray] == ["Thumbs.db"]
+
+
+def test_canvas_masks_mark_the_pixels_drawn_in_the_digit_colours(canvases):
+    # Each canvas has one background colour: the pixels a mask calls background
+    # must sit close to it, the digit pixels stand out from it.
+    for image_path, mask_path in canvas_pairs(canvases, "train"):
+        if image_path.suffix != ".png":
+            continue
+        pixels = pixels_of(image_path, "L").astype(np.float64)
+        labels = pixels_of(mask_path)
+        background = np.median(pixels[labels == 0])
+        digits = (labels > 0) & (labels <= 10)
+        assert np.abs(pixels[labels == 0] - background).mean() < 20
+        assert np.abs(pixels[digits] - background).mean() > 50
+
+
+def test_canvases_hold_the_mess_of_real_folders(canvases):
+    pairs = canvas_pairs(canvases, "train") + canvas_pairs(canvases, "val")
+    image_kinds = {(path.suffix, mode_of(path)) for path, _ in pairs}
+    assert {(".png", "RGB"), (".jpg", "RGB"), (".png", "L"), (".png", "RGBA")} <= (
+        image_kinds
+    )
+    palette = [mask for _, mask in pairs if mode_of(mask) == "P"]
+    assert len(palette) == len(CANVAS_COUNTS)  # one a split
+    indices = pixels_of(palette[0])
+    # Its values are the classes; its colours are not (read as gray, they differ).
+    assert set(np.unique(indices)) <= {*range(11), IGNORE_INDEX}
+    assert not np.array_equal(pixels_of(palette[0], "L"), indices)
+    windows = [
+        np.lib.stride_tricks.sliding_window_view(pixels_of(mask), (8, 8))
+        for _, mask in pairs
+    ]
+    unlabelled = [(window == IGNORE_INDEX).all(axis=(2, 3)).any() for window in windows]
+    assert sum(unlabelled) == len(CANVAS_COUNTS)  # a region nobody labelled, a split
+
+
+def test_canvases_are_the_same_from_the_same_seed_and_written_once(canvases, tmp_path):
+    def contents(root):
+        return {
+            path.relative_to(root): path.read_bytes()
+            for path in sorted(root.rglob("*"))
+            if path.is_file()
+        }
+
+    again = digit_canvases(tmp_path / "again", *CANVAS_COUNTS.values(), CANVAS_SIZE)
+    assert contents(again) == contents(canvases)
+    other = digit_canvases(tmp_path / "other", *CANVAS_COUNTS.values(), CANVAS_SIZE, 1)
+    assert contents(other) != contents(canvases)
+    modified = {path: path.stat().st_mtime_ns for path in canvases.rglob("*")}
+    digit_canvases(canvases, *CANVAS_COUNTS.values(), CANVAS_SIZE)
+    assert {path: path.stat().st_mtime_ns for path in canvases.rglob("*")} == modified
