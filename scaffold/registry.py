@@ -23,6 +23,11 @@ class MetricSpec:
     build: str  # how train.py constructs it for the evaluator
     files: tuple[str, ...]  # template files it needs
     tasks: tuple[str, ...] = ("classification",)  # the --task values it serves
+    # How a task constructs it where that differs from `build`.
+    task_builds: tuple[tuple[str, str], ...] = ()
+
+    def build_for(self, task: str) -> str:
+        return dict(self.task_builds).get(task, self.build)
 
 
 # The segmentation metrics share one module and its tests.
@@ -47,13 +52,53 @@ METRICS: dict[str, MetricSpec] = {
             ),
         ),
         MetricSpec(
+            "miou",
+            "mean intersection over union of the classes present",
+            ("IoU",),
+            "segmentation",
+            'IoU(num_classes, average="macro")',
+            SEGMENTATION_METRIC_FILES,
+            tasks=("segmentation",),
+        ),
+        MetricSpec(
+            "iou",
+            "intersection over union (Jaccard index) per class",
+            ("IoU",),
+            "segmentation",
+            "IoU(num_classes)",
+            SEGMENTATION_METRIC_FILES,
+            tasks=("segmentation",),
+        ),
+        MetricSpec(
+            "dice",
+            "Dice coefficient (F1 score of pixels) per class",
+            ("Dice",),
+            "segmentation",
+            "Dice(num_classes)",
+            SEGMENTATION_METRIC_FILES,
+            tasks=("segmentation",),
+        ),
+        MetricSpec(
+            "pixel_accuracy",
+            "fraction of labelled pixels classified right",
+            ("PixelAccuracy",),
+            "segmentation",
+            "PixelAccuracy()",
+            SEGMENTATION_METRIC_FILES,
+            tasks=("segmentation",),
+        ),
+        MetricSpec(
             "nll",
-            "negative log-likelihood (any loss function), averaged per sample",
+            "negative log-likelihood (any loss function), averaged per sample or "
+            "per labelled pixel",
             ("Loss",),
             "loss",
             "Loss(loss_fn)",
             ("package/metrics/loss.py", "tests/test_loss.py.jinja"),
             tasks=("classification", "segmentation"),
+            task_builds=(
+                ("segmentation", "Loss(loss_fn, batch_size=labelled_pixels)"),
+            ),
         ),
         MetricSpec(
             "precision",
@@ -107,47 +152,11 @@ METRICS: dict[str, MetricSpec] = {
             "ConfusionMatrix(num_classes)",
             ("package/metrics/confusion.py", "tests/test_confusion.py.jinja"),
         ),
-        MetricSpec(
-            "pixel_accuracy",
-            "fraction of labelled pixels classified right",
-            ("PixelAccuracy",),
-            "segmentation",
-            "PixelAccuracy()",
-            SEGMENTATION_METRIC_FILES,
-            tasks=("segmentation",),
-        ),
-        MetricSpec(
-            "miou",
-            "mean intersection over union of the classes present",
-            ("IoU",),
-            "segmentation",
-            'IoU(num_classes, average="macro")',
-            SEGMENTATION_METRIC_FILES,
-            tasks=("segmentation",),
-        ),
-        MetricSpec(
-            "iou",
-            "intersection over union (Jaccard index) per class",
-            ("IoU",),
-            "segmentation",
-            "IoU(num_classes)",
-            SEGMENTATION_METRIC_FILES,
-            tasks=("segmentation",),
-        ),
-        MetricSpec(
-            "dice",
-            "Dice coefficient (F1 score of pixels) per class",
-            ("Dice",),
-            "segmentation",
-            "Dice(num_classes)",
-            SEGMENTATION_METRIC_FILES,
-            tasks=("segmentation",),
-        ),
     )
 }
 
 DEFAULT_METRICS = ("accuracy", "nll")
-DEFAULT_SEGMENTATION_METRICS = ("nll", "pixel_accuracy", "miou", "iou", "dice")
+DEFAULT_SEGMENTATION_METRICS = ("miou", "iou", "dice", "pixel_accuracy", "nll")
 
 
 @dataclass(frozen=True)
