@@ -119,23 +119,24 @@ def read_classes(path):
 
 
 def read_mask(path):
-    """The mask at `path` as an (H, W) uint8 array of class indices; ImageError if
-    it cannot be read or is not single-channel."""
+    """The mask at `path` as an (H, W) uint8 array of class indices: ImageError if
+    it cannot be read (a broken file is skipped), DataError if it is no mask (masks
+    drawn in colours would all be)."""
     try:
         with Image.open(path) as image:
             image.load()
-            if image.mode not in MASK_MODES:
-                raise ImageError(
-                    f"{path}: a {image.mode} image; a mask is single-channel, its "
-                    "values the class indices"
-                )
-            values = np.array(image)
+            mode, values = image.mode, np.array(image)
     except UnidentifiedImageError as error:
         raise ImageError(f"{path}: not an image Pillow can read") from error
     except DECODE_ERRORS as error:
         raise ImageError(f"{path}: {describe(error)}") from error
+    if mode not in MASK_MODES:
+        raise DataError(
+            f"{path}: an {mode} image; a mask is single-channel, its values the "
+            "class indices"
+        )
     if values.max(initial=0) > IGNORE_INDEX:
-        raise ImageError(f"{path}: holds {values.max()}; class indices go up to 254")
+        raise DataError(f"{path}: holds {values.max()}; class indices go up to 254")
     return values.astype(np.uint8)
 
 
