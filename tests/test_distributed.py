@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from scaffold.cli import app
 from scaffold.options import Options
 from scaffold.project import RECORD_FILE, create, read_record
-from scaffold.registry import FEATURES, METRICS
+from scaffold.registry import FEATURES, task_metrics
 from scaffold.render import render
 
 from .conftest import read_history, run_python
@@ -33,7 +33,7 @@ from .conftest import read_history, run_python
 pytestmark = pytest.mark.slow  # trains, or runs a generated program
 
 runner = CliRunner()
-ALL_METRICS = tuple(METRICS)
+ALL_METRICS = task_metrics("classification")
 EVERY_FILE_FEATURE = {name: True for name, spec in FEATURES.items() if spec.render_time}
 
 

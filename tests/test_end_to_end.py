@@ -9,7 +9,7 @@ import pytest
 
 from scaffold.options import Options
 from scaffold.project import create
-from scaffold.registry import FEATURES, METRICS
+from scaffold.registry import FEATURES, task_metrics
 
 from .conftest import REPO, read_history, run_python
 
@@ -189,7 +189,7 @@ def test_the_seed_write_up_example_runs_unchanged(project, mnist_root):
         Options(name="mytrainer"),
         Options(
             name="mytrainer",
-            metrics=tuple(METRICS),
+            metrics=task_metrics("classification"),
             **{name: True for name, spec in FEATURES.items() if spec.render_time},
         ),
     ],

@@ -11,7 +11,7 @@ import pytest
 
 from scaffold.options import Options
 from scaffold.project import create
-from scaffold.registry import DATA_KINDS, FEATURES, METRICS
+from scaffold.registry import DATA_KINDS, FEATURES, task_metrics
 
 pytestmark = pytest.mark.slow  # builds wheels
 
@@ -21,7 +21,12 @@ EVERYTHING = {name: True for name, spec in FEATURES.items() if spec.render_time}
 @pytest.mark.parametrize("data", list(DATA_KINDS))
 def test_the_wheel_holds_every_module_of_the_package(tmp_path, data):
     root = create(
-        Options(name="mytrainer", metrics=tuple(METRICS), data=data, **EVERYTHING),
+        Options(
+            name="mytrainer",
+            data=data,
+            metrics=task_metrics(DATA_KINDS[data].task),
+            **EVERYTHING,
+        ),
         tmp_path,
     )
     result = subprocess.run(

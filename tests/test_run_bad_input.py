@@ -23,7 +23,7 @@ import torch
 
 from scaffold.options import Options
 from scaffold.project import create
-from scaffold.registry import FEATURES, METRICS
+from scaffold.registry import FEATURES, task_metrics
 
 from .conftest import CHECKPOINT_KEYS, one_error_line, run_python
 
@@ -356,7 +356,9 @@ def snapshot(*roots: Path) -> dict[str, str]:
 def project(tmp_path_factory):
     """The project with every metric and feature, beside the inputs the cases name:
     a file, an empty folder, an earlier run's folder, another model's checkpoint."""
-    options = Options(name="mytrainer", metrics=tuple(METRICS), **EVERY_FILE_FEATURE)
+    options = Options(
+        name="mytrainer", metrics=task_metrics("classification"), **EVERY_FILE_FEATURE
+    )
     root = create(options, tmp_path_factory.mktemp("bad-input"))
     (root / "a-file").write_text("not a folder, not a checkpoint\n")
     (root / "empty").mkdir()

@@ -25,7 +25,7 @@ import torch
 
 from scaffold.options import Options
 from scaffold.project import create
-from scaffold.registry import METRICS
+from scaffold.registry import task_metrics
 
 from .conftest import HELP_HINT, read_history, run_python
 
@@ -36,7 +36,7 @@ RESUMABLE = Options(
     name="mytrainer", checkpoint=True, early_stopping=True, progress=True
 )
 # Every metric for a plot of seven panels; plotting costs a second a run.
-PLAIN = Options(name="plaintrainer", metrics=tuple(METRICS), plot=True)
+PLAIN = Options(name="plaintrainer", metrics=task_metrics("classification"), plot=True)
 LOSS_LINE = re.compile(r"^epoch \d+ \[\d+/3\] loss \d+\.\d{4}$", re.MULTILINE)
 NO_NETWORK = {
     name: "http://127.0.0.1:9"  # the discard port: every connection is refused

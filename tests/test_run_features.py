@@ -28,7 +28,7 @@ import torch
 
 from scaffold.options import Options
 from scaffold.project import create
-from scaffold.registry import METRICS
+from scaffold.registry import task_metrics
 
 from .conftest import CHECKPOINT_KEYS, one_error_line, read_history, run_python
 
@@ -578,7 +578,9 @@ ALL_FEATURES = {
 
 @pytest.fixture(scope="module")
 def all_on_project(tmp_path_factory):
-    return project(tmp_path_factory, metrics=tuple(METRICS), **ALL_FEATURES)
+    return project(
+        tmp_path_factory, metrics=task_metrics("classification"), **ALL_FEATURES
+    )
 
 
 @pytest.fixture(scope="module")
@@ -597,7 +599,12 @@ def test_all_on_records_every_metric_and_logs_the_loss_off_a_terminal(all_on):
     root, result = all_on
     history = read_history(root / "runs/metrics.jsonl")
     assert [row["epoch"] for row in history] == [1, 2]
-    assert set(history[0]) == {"epoch", "train_loss", "seconds", *METRICS}
+    assert set(history[0]) == {
+        "epoch",
+        "train_loss",
+        "seconds",
+        *task_metrics("classification"),
+    }
     # Keyed by class name: a row per true class, a count per predicted class.
     rows = history[-1]["confusion"]
     assert list(rows) == [f"{d} - {w}" for d, w in enumerate(DIGIT_NAMES)]
