@@ -2,7 +2,7 @@
 project's trainer against a raw PyTorch loop over the same batches, and its
 validation pass.
 
-    python -m bench --only segmentation    # ~2 min on 2 cores; writes the canvases once
+    python -m bench --only segmentation --threads 1   # ~3 min; writes the canvases once
 
 The data are `scripts/datasets.py`'s digit canvases (800 training and 200
 validation images of 64 px with exact masks), read by the project's own
@@ -24,9 +24,10 @@ Three paths step one model, optimizer and schedule and take turns every
 TURN_STEPS steps of each epoch (`bench.epoch.taking_turns` says why):
 
 - generated: the trainer over the project's loader, which augments each batch;
-- raw loop: zero_grad, loss_fn(model(x), y), backward, step and the scheduler's
-  step over another pass of the same loader: the very batches the trainer
-  draws (the loader's order and crops are seeded per epoch), augmented alike;
+- raw loop: loss_fn(model(x), y), backward, the optimizer's step, zero_grad and
+  the scheduler's step, over another pass of the same loader: the very batches
+  the trainer draws (the loader's order and crops are seeded per epoch),
+  augmented alike;
 - floor: the same raw loop over those batches made before any clock starts:
   what the steps cost without the data path.
 
@@ -90,11 +91,12 @@ class Run:
         with contextlib.redirect_stdout(io.StringIO()):  # its data: line
             self.data = project("data").get_data(args, device, wanted)
         self.model = train.prepare_model(args, self.data, device)
-        torch.manual_seed(args.seed)
+        torch.manual_seed(args.seed)  # train.py reseeds here, for dropout and such
         self.optimizer, self.scheduler, event = train.make_optimizer(
             args, self.model, schedule_steps(len(self.data.train))
         )
         self.loss_fn = project("evaluation").loss_fn
+        amp_dtype = None if args.amp == "off" else getattr(torch, args.amp)  # off here
         self.trainer = engine.create_supervised_trainer(
             self.model,
             self.optimizer,
@@ -102,8 +104,10 @@ class Run:
             device=device,
             accumulation_steps=args.accumulate,
             clip_grad_norm=args.clip_grad_norm,
-            amp_dtype=None,  # --amp resolves to off on the CPU
-            scaler=torch.amp.GradScaler(device.type, enabled=False),
+            amp_dtype=amp_dtype,
+            scaler=torch.amp.GradScaler(
+                device.type, enabled=amp_dtype == torch.float16
+            ),
         )
         project("metrics").RunningAverage().attach(self.trainer, "loss")
         handlers = project("handlers")
