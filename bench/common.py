@@ -21,7 +21,11 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "benchtrainer"
 # The package each data kind is rendered as: names of their own, so that the
 # projects of one run import side by side.
-PACKAGES = {"mnist": PACKAGE, "imagefolder": "benchimages"}
+PACKAGES = {
+    "mnist": PACKAGE,
+    "imagefolder": "benchimages",
+    "masks": "benchsegmentation",
+}
 
 
 @dataclass

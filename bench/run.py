@@ -4,6 +4,7 @@
     python -m bench --only engine,step   # some sections: engine, step, epoch, accuracy, new, ui, export
     python -m bench --only step,instructions   # + the step in instructions (valgrind)
     python -m bench --only imagefolder   # a 60,000-PNG folder (~6 min)
+    python -m bench --only segmentation  # U-Net epoch on 800 digit canvases (~2 min)
     python bench/run.py --repeats 5      # same thing, run as a script
 
 Needs Fashion-MNIST from Debian's dataset-fashion-mnist (scripts/install_bench.sh
@@ -35,6 +36,7 @@ SECTIONS = (
     "new",
     "ui",
     "export",
+    "segmentation",
     "imagefolder",
     "instructions",
 )
@@ -107,7 +109,8 @@ def main(argv=None) -> None:
         "--epoch-repeats",
         type=int,
         default=3,
-        help="runs per figure for the epoch, imagefolder and scaffold-new sections",
+        help="runs per figure for the epoch, imagefolder, segmentation and "
+        "scaffold-new sections",
     )
     parser.add_argument(
         "--data-dir",
@@ -178,6 +181,14 @@ def main(argv=None) -> None:
 
         rows += imagefolder.measure(
             fashion_images(args.data_dir), repeats=args.epoch_repeats
+        )
+    if "segmentation" in chosen:
+        from bench import segmentation
+
+        # An epoch is 25 steps of a few seconds in all: more of them, for steadier
+        # medians.
+        rows += segmentation.measure(
+            segmentation.canvases(args.data_dir), repeats=max(args.epoch_repeats, 5)
         )
     if "new" in chosen:
         from bench import scaffold_new

@@ -10,9 +10,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from bench import imagefolder
+from bench import imagefolder, segmentation
 from bench.common import generated
 from bench.epoch import TURN_STEPS, taking_turns
+from scripts.datasets import digit_canvases
 
 
 @pytest.mark.parametrize("batches", [23, 2 * TURN_STEPS, 7])
@@ -84,3 +85,59 @@ def test_imagefolder_section_runs_on_a_small_folder(tmp_path, one_thread):
         False, True, True, True, False, True, False, True
     ]  # fmt: skip
     assert all(isinstance(row.met, bool) for row in rows if row.goal)
+
+
+@pytest.fixture(scope="module")
+def small_canvases(tmp_path_factory):
+    """48 training and 12 validation canvases with masks, of 64 px."""
+    return digit_canvases(tmp_path_factory.mktemp("canvases"), train=48, val=12)
+
+
+@pytest.mark.slow
+def test_segmentation_paths_step_the_same_batches_each_on_its_own_clock(
+    small_canvases, tmp_path, one_thread
+):
+    # Batches of 4: 12 steps an epoch, one turn of TURN_STEPS and 2 more.
+    args = segmentation.train_args(small_canvases, tmp_path, batch=4)
+    run = segmentation.Run(args, lambda steps: 3 * (TURN_STEPS + steps))
+    inputs = []
+    run.model.register_forward_hook(lambda _, args, __: inputs.append(args[0]))
+
+    # A clock that counts forward passes: each path's "seconds" are the passes
+    # its own clock saw.
+    times = segmentation.taking_turns(run, repeats=1, clock=lambda: len(inputs))
+
+    assert times == {
+        "generated": [12],
+        "raw loop": [12],
+        "floor": [12],
+        "validation": [1],  # one batch of 12
+        "bare validation": [1],
+    }
+    # The timed epoch, after the warm-up's TURN_STEPS steps of each path and 2
+    # validation passes: each path's TURN_STEPS steps in turn, then its last ones.
+    turn, last = TURN_STEPS, 12 - TURN_STEPS
+    epoch = inputs[3 * turn + 2 :][: 3 * 12]
+    steps = {
+        path: epoch[turn * i : turn * (i + 1)]
+        + epoch[3 * turn + last * i : 3 * turn + last * (i + 1)]
+        for i, path in enumerate(segmentation.PATHS)
+    }
+    for step in range(12):
+        generated_batch = steps["generated"][step]
+        for path in ("raw loop", "floor"):
+            assert torch.equal(steps[path][step], generated_batch), (path, step)
+    # Augmented: no two steps of an epoch see the same images.
+    assert not torch.equal(steps["generated"][0], steps["generated"][1])
+
+
+@pytest.mark.slow
+def test_segmentation_section_runs_on_a_small_folder(small_canvases, one_thread):
+    rows = segmentation.measure(small_canvases, repeats=1)
+
+    cases = [row.case for row in rows]
+    assert len(rows) == 5 and len(set(cases)) == 5
+    assert all(row.value > 0 for row in rows)
+    assert "48 images, batch 8, 6 steps" in rows[0].note  # the project's own batch
+    assert [row.goal != "" for row in rows] == [False, False, True, False, False]
+    assert isinstance(rows[2].met, bool)
