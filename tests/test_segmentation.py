@@ -256,7 +256,7 @@ def test_pretrained_reads_planted_weights_and_replaces_the_class_layers(
 
     saved = torch.load(env.out("pretrained") / "model.pt", weights_only=True)
     assert saved["model"] == name and saved["classes"] == CLASSES
-    assert saved["preprocessing"]["mean"] == list(weights.transforms().mean)
+    assert list(saved["preprocessing"]["mean"]) == list(weights.transforms().mean)
     state = {k.removeprefix("network."): v for k, v in saved["state_dict"].items()}
     # A frozen backbone keeps the planted weights (and BatchNorm statistics).
     for key, value in published.state_dict().items():
