@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .images import channel_constants, normalize
+from .images import normalize
 
 AUGMENTATIONS = ("crop", "crop-flip", "none")
 
@@ -36,19 +36,16 @@ class BatchAugment:
         self.log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
 
     def __call__(self, images, generator):
+        images = normalize(images, self.mean, self.std)
         if not (self.crop or self.flip):
-            return normalize(images, self.mean, self.std)
+            return images
         height, width = images.shape[2:]
         x, y = (
             torch.from_numpy(axis).to(images.device)
             for axis in self.sample_points(len(images), height, width, generator)
         )
         grid = torch.stack(torch.broadcast_tensors(x[:, None, :], y[:, :, None]), -1)
-        # Resample the pixel values, then normalize: the two commute, since no
-        # sample point lies past the outer pixels' centers.
-        cropped = F.grid_sample(images.float(), grid, align_corners=False)
-        mean, std = channel_constants(tuple(self.mean), tuple(self.std), images.device)
-        return cropped.div_(255).sub_(mean).div_(std)
+        return F.grid_sample(images, grid, mode="bilinear", align_corners=False)
 
     def sample_points(self, count, height, width, generator):
         """(x, y): the (count, width) and (count, height) coordinates, in [-1, 1],
@@ -56,12 +53,9 @@ class BatchAugment:
         arithmetic steps on count numbers run in NumPy: torch's per-call cost
         would be most of the time."""
         sides, centers = self.crops(count, generator)
-        xs, ys = pixel_centers(width), pixel_centers(height)
-        x = centers[:, :1] + sides[:, :1] * xs
-        y = centers[:, 1:] + sides[:, 1:] * ys
-        # Pulled back to the outer pixels' centers: no sample mixes in the zero
-        # padding that grid_sample reads beyond them.
-        return np.clip(x, xs[0], xs[-1]), np.clip(y, ys[0], ys[-1])
+        x = centers[:, :1] + sides[:, :1] * pixel_centers(width)
+        y = centers[:, 1:] + sides[:, 1:] * pixel_centers(height)
+        return x, y
 
     def crops(self, count, generator):
         """(sides, centers), each a (count, 2) float32 array of (x, y) in [-1, 1]
