@@ -62,7 +62,7 @@ BATCH = 128
 WORKERS = 2  # the classic recipe's DataLoader
 LATER_GOAL = 1.05  # x the floor
 CLASSIC_GOAL = 2.0  # later epochs this many times faster than the classic recipe
-FIRST_GOAL = 1.0  # x the classic recipe
+FIRST_GOAL = 0.5  # x the classic recipe: a first epoch at least twice as fast
 TRANSFER_GOAL = 1.02  # x the raw loop
 TRANSFER_MODEL = "resnet18"
 TRANSFER_SIZE = 64
@@ -316,7 +316,7 @@ def measure(
             "generated, first epoch: get_data (empty cache) + trainer",
             f"{first_classic:.3f}x classic ({first_spread}), {first_floor:.2f}x "
             f"floor; get_data {median(times['first load']):.1f} s of it",
-            f"≤ {FIRST_GOAL:.0f}x classic",
+            f"≤ {FIRST_GOAL}x classic",
             first_classic <= FIRST_GOAL,
         ),
         Row(
