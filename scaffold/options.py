@@ -75,14 +75,7 @@ class Options:
                 f"unknown scheduler {self.scheduler!r}; choose from {', '.join(SCHEDULERS)}"
             )
         # Canonical order, so the same choice always renders the same bytes.
-        object.__setattr__(self, "metrics", normalize_metrics(self.metrics))
-        other = [n for n in self.metrics if self.task not in METRICS[n].tasks]
-        if other:
-            offered = [n for n, spec in METRICS.items() if self.task in spec.tasks]
-            raise InvalidOption(
-                f"metric {other[0]!r} is not one of a {self.task} project; choose "
-                f"from {', '.join(offered)}"
-            )
+        object.__setattr__(self, "metrics", normalize_metrics(self.metrics, self.task))
 
     def to_record(self) -> dict[str, Any]:
         record = dataclasses.asdict(self)
@@ -172,23 +165,36 @@ def is_valid_name(name: str) -> bool:
 
 
 def parse_metrics(text: str) -> tuple[str, ...]:
-    """Parse the --metrics comma list, rejecting empty, unknown and repeated names."""
+    """Parse the --metrics comma list, rejecting empty and repeated names; Options
+    checks the names against the project's task."""
     names = [part.strip() for part in text.split(",")]
     if not any(names):
         raise InvalidOption(f"--metrics is empty; choose from {', '.join(METRICS)}")
     if "" in names:
         raise InvalidOption(f"--metrics {text!r} has an empty entry")
-    return normalize_metrics(names)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InvalidOption(f"metric {repeated[0]!r} is listed more than once")
+    return tuple(names)
 
 
-def normalize_metrics(names: Any) -> tuple[str, ...]:
+def normalize_metrics(names: Any, task: str | None = None) -> tuple[str, ...]:
+    """`names` in the canonical order, each a metric (of `task`, if given) and
+    listed once."""
     names = list(names)
+    offered = [n for n, spec in METRICS.items() if task is None or task in spec.tasks]
     if not names:
-        raise InvalidOption(f"no metric chosen; choose from {', '.join(METRICS)}")
+        raise InvalidOption(f"no metric chosen; choose from {', '.join(offered)}")
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise InvalidOption(
-            f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}"
+            f"unknown metric {unknown[0]!r}; choose from {', '.join(offered)}"
+        )
+    other = [n for n in names if n not in offered]
+    if other:
+        raise InvalidOption(
+            f"metric {other[0]!r} is not one of a {task} project; choose from "
+            f"{', '.join(offered)}"
         )
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:

@@ -449,6 +449,7 @@ def task_metrics(task: str) -> tuple[str, ...]:
     """Every metric a project of `task` may take, in the canonical order."""
     return tuple(name for name, spec in METRICS.items() if task in spec.tasks)
 
+
 # What the handlers and metrics packages of every project export, by module: for
 # handlers, what train.py wires in (their errors stay in their own modules).
 CORE_HANDLERS = {
