@@ -25,8 +25,8 @@ import torch
 from .arguments import ArgumentParser, HelpFormatter, existing_file
 from .errors import RunError, UsageError, fail
 from .model import ImageClassifier, load_classifier, load_saved_model
-from .model.backbones import cause
 from .model.classifier import CARD_FILE, CARD_KEY, card_json, optional_module
+from .model.weights import cause
 
 FORMATS = ("onnx", "pt2")
 TOLERANCE = 1e-4  # the most an exported probability may differ from PyTorch's

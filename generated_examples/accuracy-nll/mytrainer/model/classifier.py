@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from torch.export.passes import move_to_device_pass
 
-from .backbones import ModelError, cause
 from .build import ModelCard, load_saved_model
+from .weights import ModelError, cause
 
 EXPORT_EXTRA = (
     "pip install -e '.[export]' in this project "
