@@ -1,13 +1,16 @@
 """The tests that ship inside a generated project pass for a matrix of option sets,
 and each set's train script is wired for its options.
 
-The matrix: every metric subset (no features), every set of the features that
-add files (default metrics) but the trackers and the sweep, which are tried
-alone and with every other feature, and each other kind of data (defaults). Each project runs the shipped tests of what varies
+The matrix, for classification: every metric subset (no features), every set of
+the features that add files (default metrics) but the trackers and the sweep,
+which are tried alone and with every other feature, and each other kind of data
+(defaults). For each other task: every subset of its metrics, and its default
+project with every feature. Each project runs the shipped tests of what varies
 with those options: test_metrics.py and one file per metric module; test_handlers.py
-and one file per feature. The train script of each is checked too (WIRING below):
-its flags parse, its validation metrics are the chosen ones, and for each metric
-and each feature alone one short run writes the history and the feature's files.
+and one file per feature; a task's data and its own files. The train script of
+each is checked too (WIRING below): its flags parse, its validation metrics are the
+chosen ones, and for each metric and each feature alone, each kind of data and each
+task with every feature, one short run writes the history and the feature's files.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from scaffold.registry import (
     DATA_KINDS,
     DEFAULT_DATA,
     DEFAULT_METRICS,
+    DEFAULT_TASK,
     FEATURES,
     METRICS,
+    TASKS,
 )
 from scaffold.render import render
-from scripts.datasets import digits_folder
+from scripts.datasets import digit_canvases, digits_folder
 
 from .conftest import write_tree
 
@@ -56,9 +61,15 @@ OUTPUTS = {
     "plot": "training_curves.png",
     "wandb": "wandb",
 }
-NOT_ONE_NUMBER = {"confusion"}  # metrics --monitor cannot watch
+NOT_ONE_NUMBER = {"confusion", "iou", "dice"}  # metrics --monitor cannot watch
 # Where each kind of data's short run finds it.
-DATA_DIR_VARIABLES = {"mnist": "MATRIX_DATA_DIR", "imagefolder": "MATRIX_IMAGE_DIR"}
+DATA_DIR_VARIABLES = {
+    "mnist": "MATRIX_DATA_DIR",
+    "imagefolder": "MATRIX_IMAGE_DIR",
+    "masks": "MATRIX_MASKS_DIR",
+}
+# What a short run adds to its flags: half-size canvases train four times faster.
+TRAIN_FLAGS = {"masks": ["--image-size", "32"]}
 
 # Runs in the projects' pytest process; CASES come from cases.json beside it.
 WIRING = '''
@@ -71,9 +82,34 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 CASES = json.loads(Path(__file__).with_name("cases.json").read_text())
+
+
+def classification_batches():
+    """A linear model of 28x28 images and two batches of images and labels."""
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    model.append(torch.nn.LogSoftmax(dim=1))
+    batches = [(torch.randn(n, 1, 28, 28), torch.arange(n) % 10) for n in (7, 5)]
+    return model, batches
+
+
+def segmentation_batches():
+    """A per-pixel linear model and two batches of images and masks, a corner of
+    each mask unlabelled (255)."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 10, 1), torch.nn.LogSoftmax(dim=1))
+    batches = []
+    for n in (3, 2):
+        masks = torch.randint(0, 10, (n, 6, 5))
+        masks[:, :2, :2] = 255
+        batches.append((torch.randn(n, 3, 6, 5), masks))
+    return model, batches
+
+
+BATCHES = {
+    "classification": classification_batches,
+    "segmentation": segmentation_batches,
+}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["package"] for case in CASES])
@@ -87,12 +123,10 @@ def test_flags_parse_and_validation_has_the_chosen_metrics(case):
     args = config.parse_args([])
     assert args.monitor == case["monitor"]
 
-    metrics = evaluation.validation_metrics(10, F.nll_loss)
+    metrics = evaluation.validation_metrics(10, evaluation.loss_fn)
     assert list(metrics) == case["metrics"]
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
-    model.append(torch.nn.LogSoftmax(dim=1))
-    batches = [(torch.randn(n, 1, 28, 28), torch.arange(n) % 10) for n in (7, 5)]
+    model, batches = BATCHES[case["task"]]()
     evaluator = engine.create_supervised_evaluator(model, metrics=metrics)
     values = evaluator.run(batches).metrics
     assert list(values) == case["metrics"]
@@ -108,7 +142,8 @@ def test_one_short_run_writes_the_history_and_the_features_files(
 ):
     train = importlib.import_module(f"{case['package']}.train")
     data_dir = os.environ[case["data_dir_variable"]]
-    train.main(["--data-dir", data_dir, "--epoch-length", "2", "--output-dir", str(tmp_path)])
+    flags = ["--data-dir", data_dir, "--epoch-length", "2", *case["train_flags"]]
+    train.main([*flags, "--output-dir", str(tmp_path)])
 
     [row] = [json.loads(line) for line in (tmp_path / "metrics.jsonl").open()]
     assert list(row) == ["epoch", "train_loss", "seconds", *case["metrics"]]
@@ -126,11 +161,13 @@ def project_case(package, options, train):
     outputs += [OUTPUTS[name] for name in OUTPUTS if getattr(options, name)]
     return {
         "package": package,
+        "task": options.task,
         "metrics": list(options.metrics),
         "monitor": scores[0] if scores else "train_loss",
         "train": train,
         "outputs": sorted(outputs),
         "data_dir_variable": DATA_DIR_VARIABLES[options.data],
+        "train_flags": TRAIN_FLAGS.get(options.data, []),
     }
 
 
@@ -144,14 +181,20 @@ def shipped_tests(specs):
     }
 
 
+def task_metrics(task):
+    return [name for name, spec in METRICS.items() if task in spec.tasks]
+
+
 def option_sets():
     """(options, the shipped test files that vary with them, whether to train)."""
-    names = list(METRICS)
-    for size in range(1, len(names) + 1):
-        for metrics in itertools.combinations(names, size):
-            files = shipped_tests(METRICS[name] for name in metrics)
-            files.add("tests/test_metrics.py")
-            yield Options(name="mytrainer", metrics=metrics), files, size == 1
+    for task in TASKS:
+        names = task_metrics(task)
+        for size in range(1, len(names) + 1):
+            for metrics in itertools.combinations(names, size):
+                files = shipped_tests(METRICS[name] for name in metrics)
+                files.add("tests/test_metrics.py")
+                options = Options(name="mytrainer", task=task, metrics=metrics)
+                yield options, files, size == 1
     for size in range(1, len(CODE_FEATURES) + 1):
         for features in itertools.combinations(CODE_FEATURES, size):
             if size == len(CODE_FEATURES):
@@ -173,12 +216,21 @@ def option_sets():
         if kind != DEFAULT_DATA:
             files = shipped_tests([spec]) | {"tests/test_images.py"}
             yield Options(name="mytrainer", data=kind), files, True
+    # Another task changes the model, the data, the loss and what the engine sees:
+    # its project with every feature runs all the tests it ships.
+    every_feature = dict.fromkeys([*FILE_FEATURES, *ALONE], True)
+    for task in TASKS:
+        if task != DEFAULT_TASK:
+            options = Options(name="mytrainer", task=task, **every_feature)
+            files = {path for path in render(options) if path.startswith("tests/test")}
+            yield options, files, True
 
 
 def test_shipped_tests_pass_and_train_scripts_are_wired_for_every_option_set(
     tmp_path, mnist_root
 ):
     images = digits_folder(tmp_path / "digits")
+    canvases = digit_canvases(tmp_path / "canvases", train=24, val=8)
     # One pytest process for all projects, so torch is imported once: each project
     # gets its own package name, and every project root goes on the path.
     roots, test_files, cases = [], [], []
@@ -195,8 +247,17 @@ def test_shipped_tests_pass_and_train_scripts_are_wired_for_every_option_set(
         assert all((root / path).is_file() for path in files), files
         test_files.extend(str(root / path) for path in sorted(files))
         cases.append(project_case(package, options, train))
+    metric_sets = sum(2 ** len(task_metrics(task)) - 1 for task in TASKS)
+    other_tasks = len(TASKS) - 1
     assert len(roots) == (
-        2 ** len(METRICS) - 1 + 2 ** len(CODE_FEATURES) - 1 + len(ALONE) + 1 + 1
+        metric_sets
+        + 2 ** len(CODE_FEATURES)
+        - 1
+        + len(ALONE)
+        + 1
+        + len(DATA_KINDS)
+        - 1
+        + other_tasks
     )
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     (tmp_path / "test_wiring.py").write_text(WIRING)
@@ -219,6 +280,7 @@ def test_shipped_tests_pass_and_train_scripts_are_wired_for_every_option_set(
             "PYTHONPATH": os.pathsep.join(roots),
             "MATRIX_DATA_DIR": str(mnist_root),
             "MATRIX_IMAGE_DIR": str(images),
+            "MATRIX_MASKS_DIR": str(canvases),
             "XDG_CACHE_HOME": str(tmp_path / "cache"),
         },
         capture_output=True,

@@ -259,7 +259,7 @@ def test_schema_carries_the_tasks_and_the_data_and_metrics_of_each(serve):
     mixed = {"name": "t", "task": task, "data": kind}
     answer = post(server, "/api/render", {"options": mixed})
     assert answer.status == 400
-    assert "is for another task" in answer.json["error"]
+    assert f"data kind {kind!r} is for {spec.task}" in answer.json["error"]
 
 
 def test_render_answers_the_file_list_and_one_file(serve):
