@@ -61,11 +61,14 @@ class Options:
         object.__setattr__(self, "data", self.data or task.data)
         object.__setattr__(self, "metrics", tuple(self.metrics) or task.metrics)
         kinds = [kind.name for kind in DATA_KINDS.values() if kind.task == self.task]
-        if self.data not in kinds:
-            known = "is for another task" if self.data in DATA_KINDS else "is unknown"
+        if self.data not in DATA_KINDS:
             raise InvalidOption(
-                f"data kind {self.data!r} {known}; a {self.task} project takes "
-                f"{', '.join(kinds)}"
+                f"unknown data kind {self.data!r}; choose from {', '.join(kinds)}"
+            )
+        if self.data not in kinds:
+            raise InvalidOption(
+                f"data kind {self.data!r} is for {DATA_KINDS[self.data].task}; a "
+                f"{self.task} project takes {', '.join(kinds)}"
             )
         if self.scheduler not in SCHEDULERS:
             raise InvalidOption(

@@ -157,9 +157,7 @@ def test_the_mean_iou_of_predicts_masks_is_the_one_training_reported(
     )
 
 
-def test_predict_writes_a_palette_mask_and_an_overlay_per_image(
-    trained, env, canvases
-):
+def test_predict_writes_a_palette_mask_and_an_overlay_per_image(trained, env, canvases):
     images = sorted(p for p in (canvases / "val" / "images").iterdir())
     images = [p for p in images if p.suffix in (".png", ".jpg")]
     lines = trained.predicted.stdout.splitlines()
@@ -195,9 +193,7 @@ def test_evaluate_scores_the_saved_model_as_training_did(trained, env, canvases)
 
 def test_two_processes_report_the_metrics_one_process_computes(env, canvases):
     flags = ["--data-dir", str(canvases), "--epochs", "1", "--epoch-length", "4"]
-    result = torchrun(
-        env.root, *env.train("torchrun", *flags, *CPU), **env.variables()
-    )
+    result = torchrun(env.root, *env.train("torchrun", *flags, *CPU), **env.variables())
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("epoch 1 validation:") == 1
     [record] = read_history(env.out("torchrun") / "metrics.jsonl")
@@ -334,3 +330,48 @@ def test_every_bad_input_ends_in_one_line_naming_the_file(env, canvases, tmp_pat
         assert len(lines) == 1 and lines[0].startswith("error: "), (name, lines)
         assert str(path) in lines[0] and message in lines[0], (name, lines)
         assert not (tmp_path / name / "out").exists()  # before any work
+
+
+# ---------------------------------------------------------------- export
+
+
+def exported_card(path: Path, file_format: str) -> dict:
+    if file_format == "onnx":
+        import onnx
+
+        metadata = {p.key: p.value for p in onnx.load(path).metadata_props}
+        return json.loads(metadata["model_card"])
+    found = {"model_card.json": ""}
+    torch.export.load(path, extra_files=found)
+    return json.loads(found["model_card.json"])
+
+
+@pytest.mark.parametrize("file_format", ["onnx", "pt2"])
+def test_predict_through_an_export_writes_model_pts_masks(
+    trained, env, canvases, file_format
+):
+    exported = env.out("default") / f"model.{file_format}"
+    run(
+        env,
+        [
+            *("-m", f"{PACKAGE}.export", "--format", file_format),
+            *("--checkpoint", str(env.out("default") / "model.pt")),
+        ],
+    )
+    card = exported_card(exported, file_format)
+    assert (
+        card["output"]
+        == f"probabilities (N, {len(CLASSES)}, 64, 64), in classes' order"
+    )
+    output = env.out(f"predicted-{file_format}")
+    run(
+        env,
+        [
+            *("-m", f"{PACKAGE}.predict", str(canvases / "val" / "images")),
+            *("--checkpoint", str(exported), "--output-dir", str(output), *CPU),
+        ],
+    )
+    for mask in sorted(env.out("predicted").glob("*[0-9].png")):
+        same = read_mask(output / mask.name) == read_mask(mask)
+        # Probabilities within 1e-4 of model.pt's may swap a near tie, rarely.
+        assert same.mean() > 0.999, mask.name

@@ -649,3 +649,31 @@ def test_an_up_to_date_plan_has_no_summary_and_a_behind_one_says_why(tmp_path):
     assert plan_update(root).summary() == ""
     behind = plan_update(root, {"metrics": ("accuracy", "nll", "topk")})
     assert behind.summary() == "6 files would change; `scaffold diff` shows how"
+
+
+def test_a_segmentation_project_updates_keeping_the_users_edits(tmp_path):
+    result = runner.invoke(
+        app, ["new", PACKAGE, "--task", "segmentation", "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    root = tmp_path / PACKAGE
+    edits = {
+        f"{PACKAGE}/model/net.py": "\n\nBASE_CHANNELS = 16  # ours\n",
+        f"{PACKAGE}/data/pairs.py": "\n\ndef is_blank(mask):\n    return not mask.any()\n",
+        f"{PACKAGE}/predict.py": "\n# Colours chosen for our scanner.\n",
+    }
+    for path, added in edits.items():
+        (root / path).write_text((root / path).read_text() + added)
+    (root / "notes.md").write_text("our runs\n")
+
+    result = runner.invoke(app, ["update", str(root), "--checkpoint", "--plot"])
+
+    assert result.exit_code == 0, result.output
+    options = Options(PACKAGE, task="segmentation", checkpoint=True, plot=True)
+    assert read_record(root).options == options
+    rendered = new_render(options)
+    assert snapshot_files(root) == {
+        **rendered,
+        **{path: rendered[path] + added.encode() for path, added in edits.items()},
+        "notes.md": b"our runs\n",
+    }
