@@ -4,10 +4,11 @@ and each set's train script is wired for its options.
 The matrix, for classification: every metric subset (no features), every set of
 the features that add files (default metrics) but the trackers and the sweep,
 which are tried alone and with every other feature, and each other kind of data
-(defaults). For each other task: every subset of its metrics, and its default
-project with every feature. Each project runs the shipped tests of what varies
-with those options: test_metrics.py and one file per metric module; test_handlers.py
-and one file per feature; a task's data and its own files. The train script of
+(defaults). For each other task: every subset of its metrics, its kind of data,
+and its default project with every feature, which runs every test it ships. The
+others run the shipped tests of what varies with their options: test_metrics.py
+and one file per metric module; test_handlers.py and one file per feature; a
+kind of data's tests and test_images.py. The train script of
 each is checked too (WIRING below): its flags parse, its validation metrics are the
 chosen ones, and for each metric and each feature alone, each kind of data and each
 task with every feature, one short run writes the history and the feature's files.
@@ -62,6 +63,8 @@ OUTPUTS = {
     "wandb": "wandb",
 }
 NOT_ONE_NUMBER = {"confusion", "iou", "dice"}  # metrics --monitor cannot watch
+# A shipped test file that starts processes of its own (torch.multiprocessing).
+SPAWNS = "tests/test_distributed.py"
 # Where each kind of data's short run finds it.
 DATA_DIR_VARIABLES = {
     "mnist": "MATRIX_DATA_DIR",
@@ -233,7 +236,7 @@ def test_shipped_tests_pass_and_train_scripts_are_wired_for_every_option_set(
     canvases = digit_canvases(tmp_path / "canvases", train=24, val=8)
     # One pytest process for all projects, so torch is imported once: each project
     # gets its own package name, and every project root goes on the path.
-    roots, test_files, cases = [], [], []
+    roots, test_files, cases, on_their_own = [], [], [], {}
     for options, files, train in option_sets():
         # Rendered as "mytrainer" (the render matrix formatted these already) and
         # renamed: formatting is not under test here, behaviour is.
@@ -245,8 +248,14 @@ def test_shipped_tests_pass_and_train_scripts_are_wired_for_every_option_set(
         root = write_tree(tmp_path / package, renamed)
         roots.append(str(root))
         assert all((root / path).is_file() for path in files), files
-        test_files.extend(str(root / path) for path in sorted(files))
         cases.append(project_case(package, options, train))
+        if SPAWNS in files:
+            # A process that test spawns imports the test module by its name,
+            # tests.test_distributed, which among many projects on the path is
+            # another project's: these tests run as the project's own, beside.
+            on_their_own[package] = start_pytest(sorted(files), root, root)
+        else:
+            test_files.extend(str(root / path) for path in sorted(files))
     metric_sets = sum(2 ** len(task_metrics(task)) - 1 for task in TASKS)
     other_tasks = len(TASKS) - 1
     assert len(roots) == (
@@ -293,6 +302,23 @@ def test_shipped_tests_pass_and_train_scripts_are_wired_for_every_option_set(
     passed = int(re.search(r"(\d+) passed", result.stdout).group(1))
     trained = sum(case["train"] for case in cases)
     assert passed >= len(test_files) + len(cases) + trained
+    assert on_their_own
+    for package, run in on_their_own.items():
+        output, _ = run.communicate(timeout=600)
+        assert run.returncode == 0, f"{package}:\n{output[-4000:]}"
+        assert re.search(r"\d+ passed", output)
+
+
+def start_pytest(files, root, cwd):
+    """pytest of `files` in `cwd` with `root` on the path, started, not awaited."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_a_project_with_precision_alone_passes_its_precision_tests(tmp_path):
