@@ -4,14 +4,14 @@ and each set's train script is wired for its options.
 The matrix, for classification: every metric subset (no features), every set of
 the features that add files (default metrics) but the trackers and the sweep,
 which are tried alone and with every other feature, and each other kind of data
-(defaults). For each other task: every subset of its metrics, its kind of data,
-and its default project with every feature, which runs every test it ships. The
+(defaults). For each other task: each of its metrics alone, its kind of data, and
+its default project with every feature, which runs every test it ships. The
 others run the shipped tests of what varies with their options: test_metrics.py
 and one file per metric module; test_handlers.py and one file per feature; a
-kind of data's tests and test_images.py. The train script of
-each is checked too (WIRING below): its flags parse, its validation metrics are the
-chosen ones, and for each metric and each feature alone, each kind of data and each
-task with every feature, one short run writes the history and the feature's files.
+kind of data's tests and test_images.py. The train script of each is checked too
+(WIRING below): its flags parse, its validation metrics are the chosen ones, and
+for each metric and each feature alone, each kind of data and each other task
+with every feature, one short run writes the history and the feature's files.
 """
 
 from __future__ import annotations
@@ -184,20 +184,28 @@ def shipped_tests(specs):
     }
 
 
-def task_metrics(task):
-    return [name for name, spec in METRICS.items() if task in spec.tasks]
+def metric_sets(task):
+    """Every subset of the default task's metrics; of another task's, each alone
+    (its project with every feature has them all; the render matrix imports every
+    subset)."""
+    names = [name for name, spec in METRICS.items() if task in spec.tasks]
+    if task != DEFAULT_TASK:
+        return [(name,) for name in names]
+    return [
+        subset
+        for size in range(1, len(names) + 1)
+        for subset in itertools.combinations(names, size)
+    ]
 
 
 def option_sets():
     """(options, the shipped test files that vary with them, whether to train)."""
     for task in TASKS:
-        names = task_metrics(task)
-        for size in range(1, len(names) + 1):
-            for metrics in itertools.combinations(names, size):
-                files = shipped_tests(METRICS[name] for name in metrics)
-                files.add("tests/test_metrics.py")
-                options = Options(name="mytrainer", task=task, metrics=metrics)
-                yield options, files, size == 1
+        for metrics in metric_sets(task):
+            files = shipped_tests(METRICS[name] for name in metrics)
+            files.add("tests/test_metrics.py")
+            options = Options(name="mytrainer", task=task, metrics=metrics)
+            yield options, files, len(metrics) == 1
     for size in range(1, len(CODE_FEATURES) + 1):
         for features in itertools.combinations(CODE_FEATURES, size):
             if size == len(CODE_FEATURES):
@@ -256,10 +264,9 @@ def test_shipped_tests_pass_and_train_scripts_are_wired_for_every_option_set(
             on_their_own[package] = start_pytest(sorted(files), root, root)
         else:
             test_files.extend(str(root / path) for path in sorted(files))
-    metric_sets = sum(2 ** len(task_metrics(task)) - 1 for task in TASKS)
     other_tasks = len(TASKS) - 1
     assert len(roots) == (
-        metric_sets
+        sum(len(metric_sets(task)) for task in TASKS)
         + 2 ** len(CODE_FEATURES)
         - 1
         + len(ALONE)
