@@ -11,7 +11,8 @@ with those colours laid over it. A line per image names its mask and the classes
 that cover it most. Folders are searched recursively; each image gets the
 preprocessing of validation, as saved in model.pt, and the predicted mask is
 resized back to the image's size. An image that cannot be read is skipped with a
-warning naming it.
+warning naming it. --checkpoint also takes the model.onnx (run by onnxruntime) or
+model.pt2 that export.py writes.
 """
 
 import os
@@ -30,9 +31,9 @@ from .arguments import (
     positive_int,
     writable_folder,
 )
-from .data.images import ImageError, find_images, normalize, open_image, to_tensor
+from .data.images import ImageError, find_images, open_image, to_tensor
 from .errors import RunError, UsageError, fail
-from .model import load_saved_model
+from .model import load_classifier
 
 OVERLAY_OPACITY = 0.5  # of the class colours over the image
 
@@ -43,7 +44,7 @@ def parse_args(argv=None):
         formatter_class=HelpFormatter,
     )
     parser.add_argument("paths", nargs="+", help="image files and folders")
-    add_saved_model_arguments(parser)
+    add_saved_model_arguments(parser, exported=True)
     parser.add_argument(
         "--output-dir",
         type=writable_folder,
@@ -71,7 +72,7 @@ def main(argv=None):
 
 
 def segment(args):
-    model, card = load_saved_model(args.checkpoint, args.device)
+    classifier, card = load_classifier(args.checkpoint, args.device)
     paths = find_images(args.paths)
     if not paths:
         raise ImageError(f"no images in {', '.join(args.paths)}")
@@ -80,7 +81,7 @@ def segment(args):
     output_dir.mkdir(parents=True, exist_ok=True)
     colours = palette(len(card.classes))
     written = 0
-    for path, image, mask in predict(model, card.preprocessing, paths, args):
+    for path, image, mask in predict(classifier, card.preprocessing, paths, args):
         target = output_dir / f"{path.stem}.png"
         save_mask(mask, colours, target)
         if args.overlay:
@@ -105,7 +106,7 @@ def check_names(paths):
 
 
 @torch.no_grad()
-def predict(model, preprocessing, paths, args):
+def predict(classifier, preprocessing, paths, args):
     """(path, image, mask) per readable image: the image as read ("L" or "RGB"),
     and its predicted mask, an (H, W) uint8 array of class indices at its size."""
     size = preprocessing.image_size
@@ -122,13 +123,16 @@ def predict(model, preprocessing, paths, args):
             to_tensor(image.resize((size, size), Image.Resampling.BILINEAR))
             for _, image in batch
         ]
-        inputs = torch.stack(resized).to(args.device)
-        inputs = normalize(inputs, preprocessing.mean, preprocessing.std)
-        scores = model(inputs)
-        for (path, image), image_scores in zip(batch, scores, strict=True):
-            # Scores, not classes, are resized: the mask's edges fall between pixels.
+        probabilities = classifier(torch.stack(resized).to(args.device))
+        for (path, image), image_probabilities in zip(
+            batch, probabilities, strict=True
+        ):
+            # Probabilities, not classes, are resized: the mask's edges then fall
+            # between the pixels of the model's output.
             at_size = F.interpolate(
-                image_scores[None], size=(image.height, image.width), mode="bilinear"
+                image_probabilities[None],
+                size=(image.height, image.width),
+                mode="bilinear",
             )
             mask = at_size[0].argmax(dim=0).to(torch.uint8).cpu().numpy()
             yield path, image, mask

@@ -10,7 +10,10 @@ from mytrainer.model import Net
 def fake_batches(count, size=8):
     generator = torch.Generator().manual_seed(0)
     return [
-        (torch.randn(size, 1, 28, 28, generator=generator), torch.arange(size) % 10)
+        (
+            torch.randn(size, 1, 28, 28, generator=generator),
+            torch.randint(0, 10, (size, 28, 28), generator=generator),
+        )
         for _ in range(count)
     ]
 
