@@ -97,7 +97,11 @@ class Options:
         missing = [n for n, f in fields.items() if n not in record and required(f)]
         if missing:
             raise InvalidOption(f"option {missing[0]!r} is missing")
-        return cls(**{n: typed(n, v, fields[n].default) for n, v in record.items()})
+        values = {n: typed(n, v, fields[n].default) for n, v in record.items()}
+        if "metrics" in values:
+            # An empty list chooses no metric; only a field left out takes defaults.
+            normalize_metrics(values["metrics"])
+        return cls(**values)
 
     def replace(self, **changes: Any) -> Options:
         return dataclasses.replace(self, **changes)

@@ -4,9 +4,9 @@
 
 Each example is what `scaffold new mytrainer <flags>` writes, minus the pristine
 copy under .scaffold/base (a duplicate of the files beside it): the default
-project, the smallest one, one with every metric and feature, and the default
-project for your own images, so that every template change is reviewed as the
-Python it renders.
+project, the smallest one, one with every classification metric and feature, the
+default project for your own images, and the default segmentation project, so
+that every template change is reviewed as the Python it renders.
 """
 
 from __future__ import annotations
@@ -23,11 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent / "generated_examples"
 EVERY_FEATURE = {
     name: spec.choices[0] if spec.choices else True for name, spec in FEATURES.items()
 }
+CLASSIFICATION_METRICS = tuple(
+    name for name, spec in METRICS.items() if "classification" in spec.tasks
+)
 EXAMPLES = {
     "accuracy-nll": Options(name="mytrainer", metrics=("accuracy", "nll")),
     "accuracy": Options(name="mytrainer", metrics=("accuracy",)),
-    "full": Options(name="mytrainer", metrics=tuple(METRICS), **EVERY_FEATURE),
+    "full": Options(name="mytrainer", metrics=CLASSIFICATION_METRICS, **EVERY_FEATURE),
     "imagefolder": Options(name="mytrainer", data="imagefolder"),
+    "segmentation": Options(name="mytrainer", task="segmentation"),
 }
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from scaffold import __version__
 from scaffold.cli import app
-from scaffold.registry import DATA_KINDS, METRICS
+from scaffold.registry import DATA_KINDS, METRICS, TASKS
 
 runner = CliRunner()
 
@@ -53,6 +53,7 @@ def test_new_writes_the_project_and_its_record(tmp_path):
     assert len(record["templates_fingerprint"]) == 16
     assert record["options"] == {
         "name": "mytrainer",
+        "task": "classification",
         "data": "mnist",
         "metrics": ["accuracy", "nll"],
         "cuda": True,
@@ -115,7 +116,7 @@ def test_output_is_byte_identical_across_processes(tmp_path):
     [
         (
             ["mytrainer", "--metrics", "accuracy,bogus"],
-            "unknown metric 'bogus'; choose from accuracy, nll",
+            f"unknown metric 'bogus'; choose from {', '.join(METRICS)}",
         ),
         (
             ["mytrainer", "--metrics", "accuracy,accuracy"],
@@ -148,6 +149,30 @@ def test_every_metric_and_data_kind_in_the_registry_is_offered_by_list():
     for spec in [*METRICS.values(), *DATA_KINDS.values()]:
         assert f"{spec.name}  " in result.output and spec.summary in result.output
     assert "--cuda" in result.output
+
+
+def test_list_shows_the_tasks_and_under_each_only_its_data_kinds_and_metrics():
+    result = runner.invoke(app, ["list"])
+
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    listed = lines[1 : lines.index(next(line for line in lines if "--data" in line))]
+    assert [line.split()[0] for line in listed] == list(TASKS)
+    for task in TASKS.values():
+        data = lines.index(f"data of {task.name} (--data KIND):")
+        metrics = lines.index(f"metrics of {task.name} (--metrics a,b,...):")
+        end = next(
+            (i for i in range(metrics + 1, len(lines)) if not lines[i].startswith(" ")),
+            len(lines),
+        )
+        kinds = [line.split()[0] for line in lines[data + 1 : metrics]]
+        assert kinds == [k for k, spec in DATA_KINDS.items() if spec.task == task.name]
+        names = [line.split()[0] for line in lines[metrics + 1 : end]]
+        assert names == [n for n, spec in METRICS.items() if task.name in spec.tasks]
+        defaults = [
+            line.split()[0] for line in lines[data + 1 : end] if "[default]" in line
+        ]
+        assert sorted(defaults) == sorted([task.data, *task.metrics])
 
 
 def test_new_says_how_to_train_each_kind_of_data(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scaffold.registry import DATA_KINDS, TASKS
 from scripts import generate_examples
 
 # Tools leave these beside the files they read; they are not part of an example.
@@ -24,3 +25,9 @@ def test_generated_examples_are_current():
         f"generated_examples/ is stale ({', '.join(stale[:5])}); "
         "run: python scripts/generate_examples.py"
     )
+
+
+def test_the_examples_show_every_task_and_every_kind_of_data():
+    examples = generate_examples.EXAMPLES.values()
+    assert {options.task for options in examples} == set(TASKS)
+    assert {options.data for options in examples} == set(DATA_KINDS)

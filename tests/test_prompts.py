@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scaffold.cli import app
-from scaffold.registry import DATA_KINDS, FEATURES, METRICS
+from scaffold.registry import DATA_KINDS, DEFAULT_TASK, FEATURES, METRICS, TASKS
 
 REPO = Path(__file__).resolve().parent.parent
 DOWN, SPACE, ENTER, ERASE_LINE = "\x1b[B", " ", "\r", "\x15"
@@ -63,6 +63,14 @@ def snapshot(root: Path) -> dict[str, bytes]:
     }
 
 
+def task_data_kinds(task: str) -> list[str]:
+    return [name for name, spec in DATA_KINDS.items() if spec.task == task]
+
+
+def task_metrics(task: str) -> list[str]:
+    return [name for name, spec in METRICS.items() if task in spec.tasks]
+
+
 def toggles(order: list[str], wanted: set[str], checked: set[str]) -> str:
     """Keys that move down a checkbox list and toggle each entry whose state
     differs from the wanted one, then accept."""
@@ -75,7 +83,8 @@ def toggles(order: list[str], wanted: set[str], checked: set[str]) -> str:
 
 
 def test_answering_every_question_writes_what_the_same_flags_write(tmp_path):
-    data = list(DATA_KINDS)[-1]  # the last kind: the answer moves off the default
+    kinds = task_data_kinds(DEFAULT_TASK)
+    data = kinds[-1]  # the last kind: the answer moves off the default
     metrics = {"accuracy", "topk"}
     switches = [s for s in FEATURES.values() if not s.choices]
     listed = [s.name for s in switches if s.render_time] + [
@@ -89,13 +98,15 @@ def test_answering_every_question_writes_what_the_same_flags_write(tmp_path):
     # Re-asked with the error the flag gives, until the name is valid.
     child.expect(r"project name 'my-trainer' is not a valid Python package name")
     child.send(ERASE_LINE + "webtrainer" + ENTER)
+    child.expect("What does it learn")
+    child.send(ENTER)  # the default task
     child.expect("What does it train on")
-    for kind in DATA_KINDS.values():  # every choice shows its summary
-        child.expect_exact(kind.summary)
-    child.send(DOWN * list(DATA_KINDS).index(data) + ENTER)
+    for kind in kinds:  # every choice shows its summary
+        child.expect_exact(DATA_KINDS[kind].summary)
+    child.send(DOWN * kinds.index(data) + ENTER)
     child.expect("Metrics")
     child.expect_exact(METRICS["confusion"].summary)
-    child.send(toggles(list(METRICS), metrics, {"accuracy", "nll"}))
+    child.send(toggles(task_metrics(DEFAULT_TASK), metrics, {"accuracy", "nll"}))
     child.expect("Features")
     child.expect_exact(FEATURES["amp"].summary)
     child.send(toggles(listed, turned_on, set()))
@@ -130,9 +141,49 @@ def test_answering_every_question_writes_what_the_same_flags_write(tmp_path):
     assert answered == snapshot(tmp_path / "flags" / "webtrainer")
 
 
+def test_a_task_chosen_is_asked_only_its_own_data_and_metrics(tmp_path):
+    task = TASKS[list(TASKS)[-1]]  # off the default
+    assert task.name != DEFAULT_TASK and len(task_data_kinds(task.name)) == 1
+    offered = task_metrics(task.name)
+    metrics = {offered[-1]}  # one metric only: every default but one unchecked
+    child = terminal("webtrainer", "-o", "out", "--no-amp", cwd=tmp_path)
+    child.expect("What does it learn")
+    for each in TASKS.values():
+        child.expect_exact(each.summary)
+    child.send(DOWN * list(TASKS).index(task.name) + ENTER)
+    child.expect("Metrics")
+    child.send(toggles(offered, metrics, set(task.metrics)))
+    child.expect("Features")
+    asked_metrics = child.before
+    child.send(ENTER)
+    child.expect("Scheduler")
+    child.send(ENTER)
+    child.expect(f"task +{task.name}")
+    child.expect("Write it")
+    child.send("y")
+    child.expect("created out/webtrainer")
+    assert finish(child) == 0
+    log = (tmp_path / "terminal.log").read_text()
+    # Its one data kind is not asked about; only its metrics are offered.
+    assert "What does it train on" not in log
+    for name, spec in METRICS.items():
+        assert (spec.summary in asked_metrics) == (name in offered), name
+
+    by_flags = CliRunner().invoke(
+        app,
+        ["new", "webtrainer", "--task", task.name, "--metrics", ",".join(metrics)]
+        + ["--output-dir", str(tmp_path / "flags")],
+    )
+    assert by_flags.exit_code == 0, by_flags.output
+    answered = snapshot(tmp_path / "out" / "webtrainer")
+    assert answered == snapshot(tmp_path / "flags" / "webtrainer")
+
+
 def test_options_given_as_flags_are_not_asked_again(tmp_path):
     flags = ["webtrainer", "--metrics", "nll", "--scheduler", "none", "--no-amp"]
     child = terminal(*flags, "-o", "out", cwd=tmp_path)
+    child.expect("What does it learn")
+    child.send(ENTER)
     child.expect("What does it train on")
     child.send(ENTER)
     child.expect("Features")
@@ -153,7 +204,14 @@ def test_options_given_as_flags_are_not_asked_again(tmp_path):
 
 def test_declining_the_summary_writes_nothing(tmp_path):
     child = terminal("webtrainer", cwd=tmp_path)
-    for question in ("train on", "Metrics", "Features", "Scheduler", "in which folder"):
+    for question in (
+        "learn",
+        "train on",
+        "Metrics",
+        "Features",
+        "Scheduler",
+        "in which folder",
+    ):
         child.expect(question)
         child.send(ENTER)
     child.expect("Write it")

@@ -1,23 +1,23 @@
 """Every render-time choice, rendered, compiled, black- and ruff-clean, free of
-template residue, and imported.
+template residue, and imported, for every task.
 
-Render-time choices are the metrics (127 non-empty subsets), the kind of data and
-the features that add files (every on/off set). Each rendered file depends on the
-metrics or on the features and data, never on both (asserted below), so a cross of
-the two covers every file text that any option set can produce: every metric subset
-with each data kind and the features all off and all on, and every feature set with
-a few metric sets. Run-time options (cuda, amp, distributed, the schedule) render
-the same code and are checked to. Each distinct text is linted once, and enough
-option sets are imported that every distinct file is imported beside each file it
-imports, and every two files that vary with the features meet in every pairing of
-their variants that an option set renders. Names one letter and 70 characters
-long, which change line lengths, are rendered with every metric and with every
-three features in each of their on/off combinations.
+Render-time choices are the task, its metrics (every non-empty subset of the ones
+the task offers), its kind of data and the features that add files (every on/off
+set). Within a task each rendered file depends on the metrics or on the features
+and data, never on both (asserted below), so a cross of the two covers every file
+text that any option set of the task can produce: every metric subset with each
+data kind and the features all off and all on, and every feature set with a few
+metric sets. Run-time options (cuda, amp, distributed, the schedule) render the
+same code and are checked to. Each distinct text is linted once, and enough option
+sets of each task are imported that every distinct file is imported beside each
+file it imports, and every two files that vary with the features meet in every
+pairing of their variants that an option set renders. Names one letter and 70
+characters long, which change line lengths, are rendered with every metric and
+with every three features in each of their on/off combinations.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib
 import itertools
@@ -32,7 +32,7 @@ import pytest
 import torch.nn.functional as F
 
 from scaffold.options import Options
-from scaffold.registry import DATA_KINDS, FEATURES, METRICS
+from scaffold.registry import DATA_KINDS, FEATURES, METRICS, TASKS
 from scaffold.render import _code_too_long, format_python, render
 
 from .conftest import write_tree
@@ -40,40 +40,81 @@ from .conftest import write_tree
 pytestmark = pytest.mark.slow  # renders every metric set and feature set
 
 FEATURE_NAMES = [name for name, spec in FEATURES.items() if spec.render_time]
-# The data kind chooses files as the features do: it counts among them here.
+# The data kind chooses files as the features do: it counts among them here. It
+# also says the task (a data kind serves one), so an option set of the matrix is
+# its metrics and these.
 RENDER_TIME = ["data", *FEATURE_NAMES]
-METRIC_SETS = [
-    subset
-    for size in range(1, len(METRICS) + 1)
-    for subset in itertools.combinations(METRICS, size)
-]
-FEATURE_SETS = [
-    dict(zip(RENDER_TIME, values, strict=True))
-    for values in itertools.product(DATA_KINDS, *[(False, True)] * len(FEATURE_NAMES))
-]
-ALL_METRICS = tuple(METRICS)
-ALL_ON = FEATURE_SETS[-1]
 NAME = "mytrainer"
 # What common lint configurations run; E501 stays in: generated code keeps within
 # black's 88 columns.
 RUFF_RULES = "F,E,W,I,B,UP,SIM"
 
 
+def task_metrics(task: str) -> tuple[str, ...]:
+    return tuple(name for name, spec in METRICS.items() if task in spec.tasks)
+
+
+def task_data_kinds(task: str) -> list[str]:
+    return [name for name, spec in DATA_KINDS.items() if spec.task == task]
+
+
+def task_of(features: dict) -> str:
+    return DATA_KINDS[features["data"]].task
+
+
+# By task: its metric sets, its feature sets (data kind included), all its metrics
+# and its last feature set, every feature on.
+METRIC_SETS = {
+    task: [
+        subset
+        for size in range(1, len(task_metrics(task)) + 1)
+        for subset in itertools.combinations(task_metrics(task), size)
+    ]
+    for task in TASKS
+}
+FEATURE_SETS = {
+    task: [
+        dict(zip(RENDER_TIME, values, strict=True))
+        for values in itertools.product(
+            task_data_kinds(task), *[(False, True)] * len(FEATURE_NAMES)
+        )
+    ]
+    for task in TASKS
+}
+ALL_METRICS = {task: task_metrics(task) for task in TASKS}
+ALL_ON = {task: FEATURE_SETS[task][-1] for task in TASKS}
+
+
 def option_set(metrics, features, name=NAME) -> Options:
     return Options(name=name, metrics=metrics, **features)
 
 
-EXTREMES = [
-    dict(zip(RENDER_TIME, (data, *[flag] * len(FEATURE_NAMES)), strict=True))
-    for data in DATA_KINDS
-    for flag in (False, True)
-]
-# Two metric sets for each feature set: one without the shared classification
-# module, and all of them.
-FEW_METRIC_SETS = [("nll",), ALL_METRICS]
+EXTREMES = {
+    task: [
+        dict(zip(RENDER_TIME, (data, *[flag] * len(FEATURE_NAMES)), strict=True))
+        for data in task_data_kinds(task)
+        for flag in (False, True)
+    ]
+    for task in TASKS
+}
+# Two metric sets for each feature set: nll alone, which every task offers and
+# which needs none of the modules its other metrics share, and all of them.
+FEW_METRIC_SETS = {task: [("nll",), ALL_METRICS[task]] for task in TASKS}
 CROSS = [
-    *((metrics, features) for metrics in METRIC_SETS for features in EXTREMES),
-    *((metrics, features) for features in FEATURE_SETS for metrics in FEW_METRIC_SETS),
+    pair
+    for task in TASKS
+    for pair in (
+        *(
+            (metrics, features)
+            for metrics in METRIC_SETS[task]
+            for features in EXTREMES[task]
+        ),
+        *(
+            (metrics, features)
+            for features in FEATURE_SETS[task]
+            for metrics in FEW_METRIC_SETS[task]
+        ),
+    )
 ]
 
 
@@ -91,11 +132,22 @@ def distinct_files() -> dict[tuple[str, str], tuple[Options, ...]]:
     return {key: tuple(value) for key, value in found.items()}
 
 
-def test_the_cross_renders_every_metric_set_and_every_feature_set():
-    crossed = {(metrics, tuple(features.items())) for metrics, features in CROSS}
-    assert {metrics for metrics, _ in crossed} == set(METRIC_SETS)
+def test_every_metric_and_data_kind_serves_a_task_and_nll_serves_them_all():
+    assert {name for task in TASKS for name in ALL_METRICS[task]} == set(METRICS)
+    assert {kind for task in TASKS for kind in task_data_kinds(task)} == set(DATA_KINDS)
+    assert all("nll" in ALL_METRICS[task] for task in TASKS)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_cross_renders_every_metric_set_and_every_feature_set_of_a_task(task):
+    crossed = {
+        (metrics, tuple(features.items()))
+        for metrics, features in CROSS
+        if task_of(features) == task
+    }
+    assert {metrics for metrics, _ in crossed} == set(METRIC_SETS[task])
     assert {features for _, features in crossed} == {
-        tuple(features.items()) for features in FEATURE_SETS
+        tuple(features.items()) for features in FEATURE_SETS[task]
     }
     # Each metric set meets at least two feature sets and each feature set at
     # least two metric sets, so a file that varies with both shows it.
@@ -105,6 +157,9 @@ def test_the_cross_renders_every_metric_set_and_every_feature_set():
         by_features[features].add(metrics)
     assert min(map(len, by_metrics.values())) >= 2
     assert min(map(len, by_features.values())) >= 2
+    # And every one of them is an option set that the task accepts.
+    for metrics, features in crossed:
+        assert option_set(metrics, dict(features)).task == task
 
 
 def test_exactly_the_features_that_add_files_are_render_time_choices():
@@ -117,12 +172,15 @@ def test_exactly_the_features_that_add_files_are_render_time_choices():
 def test_each_file_depends_on_the_metrics_or_on_the_features_never_on_both(
     distinct_files,
 ):
+    # Within a task: the task itself changes files of both kinds (evaluation.py
+    # builds its metrics, and reads masks in a segmentation project).
     texts = defaultdict(lambda: defaultdict(set))
     for (path, text), option_sets in distinct_files.items():
         for options in option_sets:
             features = tuple(getattr(options, name) for name in RENDER_TIME)
-            texts[path][options.metrics, features].add(text)
-    for path, by_choice in texts.items():
+            texts[options.task, path][options.metrics, features].add(text)
+    assert {task for task, _ in texts} == set(TASKS)
+    for (task, path), by_choice in texts.items():
         if path.endswith(".md"):
             continue  # prose: it may name both
         by_metrics, by_features = defaultdict(set), defaultdict(set)
@@ -131,7 +189,7 @@ def test_each_file_depends_on_the_metrics_or_on_the_features_never_on_both(
             by_features[features] |= variants
         assert all(len(v) == 1 for v in by_metrics.values()) or all(
             len(v) == 1 for v in by_features.values()
-        ), f"{path} varies with both the metrics and the features"
+        ), f"{path} varies with both the metrics and the features ({task})"
 
 
 def test_every_distinct_python_file_compiles_and_is_in_black_format(distinct_files):
@@ -155,7 +213,8 @@ def test_every_distinct_python_file_passes_the_common_ruff_rules(
     assert_ruff_clean(tmp_path, "--select", RUFF_RULES)
 
 
-TEMPLATE_RESIDUE = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+# A percent format at the end of a replacement field ({share:.0%}) is not a tag end.
+TEMPLATE_RESIDUE = re.compile(r"\{\{|\}\}|\{%|(?<![\d:.])%\}|\{#|#\}")
 COMMENT_ABOUT_GENERATION = re.compile(
     r"#.*\b(template|jinja|generated|generator|scaffold|do not edit)\b", re.IGNORECASE
 )
@@ -191,43 +250,49 @@ def greedy_cover(candidates: list[set]) -> list[int]:
 
 
 @functools.cache
-def imported_sets() -> list[tuple[tuple[str, ...], dict]]:
-    """Option sets whose packages, imported, import every distinct file beside a
-    variant of each file it imports, and every two files that vary with the
-    features in each pairing of their variants that an option set renders.
+def imported_sets(task: str) -> list[tuple[tuple[str, ...], dict]]:
+    """Option sets of a task whose packages, imported, import every distinct file
+    beside a variant of each file it imports, and every two files that vary with
+    the features in each pairing of their variants that an option set renders.
 
-    The feature sets are kept greedily until their packages (with every metric)
-    hold every such pair; each kept one is paired with a metric set, and every
-    metric set with one of them.
+    The task's feature sets are kept greedily until their packages (with every
+    metric of the task) hold every such pair; each kept one is paired with a
+    metric set, and every metric set with one of them.
     """
     packages = [
-        python_files(render(option_set(ALL_METRICS, features)))
-        for features in FEATURE_SETS
+        python_files(render(option_set(ALL_METRICS[task], features)))
+        for features in FEATURE_SETS[task]
     ]
     shared = frozenset.intersection(*packages)
     pairs = [
         set(itertools.combinations_with_replacement(sorted(package - shared), 2))
         for package in packages
     ]
-    kept = [FEATURE_SETS[index] for index in greedy_cover(pairs)]
-    count = max(len(kept), len(METRIC_SETS))
+    kept = [FEATURE_SETS[task][index] for index in greedy_cover(pairs)]
+    metric_sets = METRIC_SETS[task]
+    count = max(len(kept), len(metric_sets))
     return [
-        (METRIC_SETS[index % len(METRIC_SETS)], kept[index % len(kept)])
+        (metric_sets[index % len(metric_sets)], kept[index % len(kept)])
         for index in range(count)
     ]
 
 
 def test_the_imported_sets_hold_every_distinct_file(distinct_files):
     imported = set().union(
-        *(python_files(render(option_set(*choice))) for choice in imported_sets())
+        *(
+            python_files(render(option_set(*choice)))
+            for task in TASKS
+            for choice in imported_sets(task)
+        )
     )
     for path, text in distinct_files:
         if path.endswith(".py"):
             assert (path, text) in imported, f"a variant of {path} is never imported"
 
 
-def test_every_package_imports_and_exports_what_it_promises(tmp_path):
-    for index, (metrics, features) in enumerate(imported_sets()):
+@pytest.mark.parametrize("task", TASKS)
+def test_every_package_imports_and_exports_what_it_promises(tmp_path, task):
+    for index, (metrics, features) in enumerate(imported_sets(task)):
         options = option_set(metrics, features)
         files = render(options)
         root = write_tree(tmp_path / f"c{index}", files)
@@ -254,11 +319,12 @@ def test_every_package_imports_and_exports_what_it_promises(tmp_path):
                 del sys.modules[name]
 
 
-def test_run_time_options_render_the_same_code():
-    base = render(Options(name=NAME))
+@pytest.mark.parametrize("task", TASKS)
+def test_run_time_options_render_the_same_code(task):
+    base = render(Options(name=NAME, task=task))
     for name in ("cuda", "amp", "distributed"):
-        assert render(Options(name=NAME, **{name: True})) == base, name
-    cosine = render(Options(name=NAME, scheduler="cosine"))
+        assert render(Options(name=NAME, task=task, **{name: True})) == base, name
+    cosine = render(Options(name=NAME, task=task, scheduler="cosine"))
     changed = {path for path in base if base[path] != cosine[path]}
     assert changed == {f"{NAME}/config.py"}
     assert 'default="cosine"' in cosine[f"{NAME}/config.py"]
@@ -307,14 +373,17 @@ def covering_sets(names, strength=3):
     return [dict(zip(names, rows[index], strict=True)) for index in greedy_cover(takes)]
 
 
-# For a long or short name, where line lengths change: every metric, and every
-# three features in each of their on/off combinations (their full product would
-# be 2**n sets), with each kind of data.
-NAMED_SETS = [
-    {"data": data, **features}
-    for data in DATA_KINDS
-    for features in covering_sets(FEATURE_NAMES)
-]
+# For a long or short name, where line lengths change: every metric of each task,
+# and every three features in each of their on/off combinations (their full
+# product would be 2**n sets), with each kind of data.
+NAMED_SETS = {
+    task: [
+        {"data": data, **features}
+        for data in task_data_kinds(task)
+        for features in covering_sets(FEATURE_NAMES)
+    ]
+    for task in TASKS
+}
 
 
 def test_the_covering_sets_take_every_three_features_every_way():
@@ -328,8 +397,13 @@ def test_the_covering_sets_take_every_three_features_every_way():
 
 @pytest.mark.parametrize("name", NAMES, ids=["one-letter", "70-characters"])
 def test_any_name_renders_black_and_ruff_clean(tmp_path, name):
-    choices = [(ALL_METRICS, f) for f in NAMED_SETS] + [
-        ((metric,), ALL_ON) for metric in METRICS
+    choices = [
+        choice
+        for task in TASKS
+        for choice in (
+            *((ALL_METRICS[task], features) for features in NAMED_SETS[task]),
+            *(((metric,), ALL_ON[task]) for metric in ALL_METRICS[task]),
+        )
     ]
     distinct = {}
     for metrics, features in choices:
@@ -362,12 +436,28 @@ def test_a_long_line_inside_a_docstring_leaves_black_out_and_black_agrees():
     assert format_python(code) == black.format_str(code, mode=black.Mode()) != code
 
 
+# Imports package `a` from each folder given, one after another, in one process:
+# the features' dependencies (mlflow, wandb, optuna) are imported once.
+IMPORT_EACH = """
+import importlib, sys
+for root in sys.argv[1:]:
+    sys.path.insert(0, root)
+    importlib.import_module("a.train")
+    importlib.import_module("a.evaluation")
+    sys.path.remove(root)
+    for name in [m for m in sys.modules if m.split(".")[0] == "a"]:
+        del sys.modules[name]
+"""
+
+
 def test_a_one_letter_name_keeps_every_option_set_importable(tmp_path):
-    options = dataclasses.replace(option_set(ALL_METRICS, ALL_ON), name="a")
-    root = write_tree(tmp_path, render(options))
+    roots = []
+    for task in TASKS:
+        options = option_set(ALL_METRICS[task], ALL_ON[task], name="a")
+        roots.append(str(write_tree(tmp_path / task, render(options))))
     result = subprocess.run(
-        [sys.executable, "-c", "import a.train, a.evaluation"],
-        cwd=root,
+        [sys.executable, "-c", IMPORT_EACH, *roots],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         check=False,

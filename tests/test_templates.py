@@ -12,11 +12,13 @@ import jinja2
 import pytest
 
 from scaffold.options import Options
-from scaffold.registry import CORE_FILES, DATA_KINDS, FEATURES, METRICS
+from scaffold.registry import CORE_FILES, DATA_KINDS, FEATURES, METRICS, TASKS
 from scaffold.render import (
     TEMPLATE_SUFFIX,
     _environment,
     context,
+    manifest,
+    output_path,
     render,
     template_paths,
     templates_dir,
@@ -35,7 +37,7 @@ def manifest_files() -> set[str]:
     named = set(CORE_FILES)
     for spec in METRICS.values():
         named.update(spec.files)
-    for spec in [*FEATURES.values(), *DATA_KINDS.values()]:
+    for spec in [*FEATURES.values(), *DATA_KINDS.values(), *TASKS.values()]:
         named.update(spec.files)
     return named
 
@@ -43,6 +45,31 @@ def manifest_files() -> set[str]:
 def test_the_manifest_names_every_template_file_and_each_one_exists():
     on_disk = {path.as_posix() for path in template_paths(templates_dir())}
     assert on_disk == manifest_files()
+
+
+def most_of_a_task(data: str) -> Options:
+    """Every metric of the data kind's task and every render-time feature on."""
+    task = DATA_KINDS[data].task
+    return Options(
+        name="mytrainer",
+        data=data,
+        metrics=tuple(n for n, spec in METRICS.items() if task in spec.tasks),
+        **{name: True for name, spec in FEATURES.items() if spec.render_time},
+    )
+
+
+def test_every_template_file_is_rendered_by_some_option_set():
+    # A task's own file takes the place of another: each must still be used, the
+    # one replaced by the other tasks and the task's own by its task.
+    used = {path for data in DATA_KINDS for path in manifest(most_of_a_task(data))}
+    assert used == manifest_files()
+    for task in TASKS.values():
+        chosen = manifest(Options(name="mytrainer", task=task.name))
+        assert set(task.files) <= set(chosen), task.name
+    # And no two files of a render land at one path, one silently lost.
+    for data in DATA_KINDS:
+        targets = [output_path(f, "p") for f in manifest(most_of_a_task(data))]
+        assert len(targets) == len(set(targets)), data
 
 
 def test_no_path_in_the_repository_holds_a_character_windows_or_shells_reject():
@@ -158,10 +185,6 @@ def test_templates_are_written_in_blacks_format_so_a_short_name_never_runs_black
         return False
 
     monkeypatch.setattr(scaffold.render, "_code_too_long", spy)
-    features = {name: True for name, spec in FEATURES.items() if spec.render_time}
-    for options in (
-        Options(name="mytrainer", data=data),
-        Options(name="mytrainer", data=data, metrics=tuple(METRICS), **features),
-    ):
+    for options in (Options(name="mytrainer", data=data), most_of_a_task(data)):
         render(options)
     assert too_long == []

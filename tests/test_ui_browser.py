@@ -1,7 +1,8 @@
 """`scaffold ui` in a real browser: Debian's headless Chromium driven by selenium.
 
 The page loads, follows a metric and a feature (the tree gains and loses files, the
-code changes), creates a project whose own tests pass, and on an edited project
+code changes) and a task (its own data kinds and metrics replace the choices),
+creates a project whose own tests pass, and on an edited project
 previews and applies an update that keeps the edit. A screenshot of each state is
 kept in test-artifacts/ui/ (open them: the page must look clean).
 
@@ -23,6 +24,7 @@ from typer.testing import CliRunner
 
 from scaffold.cli import app
 from scaffold.project import read_record
+from scaffold.registry import DATA_KINDS, DEFAULT_TASK, METRICS, TASKS
 
 from .conftest import run_python
 
@@ -123,6 +125,16 @@ class Page:
     def code(self) -> str:
         return self.text("#code")
 
+    def choices(self, name: str) -> dict[str, bool]:
+        """{value: checked} of the radio buttons or checkboxes called `name`."""
+        return dict(
+            self.driver.execute_script(
+                "return [...document.querySelectorAll(`input[name='${arguments[0]}']`)]"
+                ".map((input) => [input.value, input.checked])",
+                name,
+            )
+        )
+
     def api_calls(self) -> list[str]:
         return self.driver.execute_script(
             "return performance.getEntriesByType('resource')"
@@ -205,6 +217,48 @@ def test_preview_follows_the_options_and_create_writes_a_working_project(
     tests = run_python(["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"], cwd=root)
     assert tests.returncode == 0, tests.stdout[-3000:]
     assert re.search(r"\d+ passed", tests.stdout)
+
+
+def task_choices(task: str) -> tuple[dict[str, bool], dict[str, bool]]:
+    """The data and metrics choices the page should show for a task, its defaults
+    checked."""
+    spec = TASKS[task]
+    data = {k: k == spec.data for k, kind in DATA_KINDS.items() if kind.task == task}
+    metrics = {n: n in spec.metrics for n, m in METRICS.items() if task in m.tasks}
+    return data, metrics
+
+
+def test_choosing_a_task_offers_its_data_and_metrics_and_renders_its_files(
+    browser, serve, tmp_path
+):
+    page = Page(browser, serve().url)
+    assert page.choices("task") == {name: name == DEFAULT_TASK for name in TASKS}
+    shown = (page.choices("data"), page.choices("metrics"))
+    assert shown == task_choices(DEFAULT_TASK)
+
+    page.toggle("task-segmentation")
+    page.until(lambda: "mytrainer/data/masks.py" in page.files(), "masks.py added")
+    assert (page.choices("data"), page.choices("metrics")) == task_choices(
+        "segmentation"
+    )
+    assert "mytrainer/data/mnist.py" not in page.files()
+    page.open_file("mytrainer/data/masks.py")
+    assert "def get_data(" in page.code()
+    page.shot("8-segmentation")
+
+    page.find("#create").click()
+    page.until(lambda: "created" in page.text("#result"), "created")
+    by_cli = runner.invoke(
+        app, ["new", "mytrainer", "--task", "segmentation", "-o", str(tmp_path / "cli")]
+    )
+    assert by_cli.exit_code == 0, by_cli.output
+    created = snapshot(tmp_path / "out" / "mytrainer")
+    assert created == snapshot(tmp_path / "cli" / "mytrainer")
+
+    page.toggle(f"task-{DEFAULT_TASK}")
+    page.until(lambda: "mytrainer/data/masks.py" not in page.files(), "masks.py gone")
+    shown = (page.choices("data"), page.choices("metrics"))
+    assert shown == task_choices(DEFAULT_TASK)
 
 
 def test_update_preview_and_apply_keep_the_users_edit(browser, serve, tmp_path):

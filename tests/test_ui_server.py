@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from scaffold.cli import app
 from scaffold.options import Options
 from scaffold.project import read_record
-from scaffold.registry import DATA_KINDS, FEATURES, METRICS
+from scaffold.registry import DATA_KINDS, DEFAULT_TASK, FEATURES, METRICS, TASKS
 from scaffold.render import render
 from scaffold.ui.server import TOKEN_HEADER, UiServer
 
@@ -226,6 +226,40 @@ def test_schema_is_the_registry_and_the_default_options(serve, tmp_path):
     ]
     assert [f["name"] for f in schema["features"]] == list(FEATURES)
     assert schema["options"] == Options(name="mytrainer").to_record()
+
+
+def test_schema_carries_the_tasks_and_the_data_and_metrics_of_each(serve):
+    server = serve()
+    schema = call(server, "GET", "/api/schema").json
+    assert schema["tasks"] == [
+        {
+            "name": task.name,
+            "summary": task.summary,
+            "data": task.data,
+            "metrics": list(task.metrics),
+        }
+        for task in TASKS.values()
+    ]
+    assert schema["options"]["task"] == DEFAULT_TASK
+    for task in TASKS:
+        kinds = [d["name"] for d in schema["data"] if d["task"] == task]
+        assert kinds == [k for k, spec in DATA_KINDS.items() if spec.task == task]
+        metrics = [m["name"] for m in schema["metrics"] if task in m["tasks"]]
+        assert metrics == [n for n, spec in METRICS.items() if task in spec.tasks]
+    # What the page sends for a task: its name, the data and metrics left to it.
+    for task in TASKS.values():
+        options = {"name": "webtrainer", "task": task.name}
+        answer = post(server, "/api/render", {"options": options, "all": True})
+        assert answer.status == 200, answer.json
+        chosen = Options(name="webtrainer", task=task.name)
+        assert (chosen.data, chosen.metrics) == (task.data, task.metrics)
+        assert answer.json["texts"] == render(chosen)
+    task, (kind, spec) = list(TASKS)[-1], next(iter(DATA_KINDS.items()))
+    assert spec.task != task
+    mixed = {"name": "t", "task": task, "data": kind}
+    answer = post(server, "/api/render", {"options": mixed})
+    assert answer.status == 400
+    assert f"data kind {kind!r} is for {spec.task}" in answer.json["error"]
 
 
 def test_render_answers_the_file_list_and_one_file(serve):

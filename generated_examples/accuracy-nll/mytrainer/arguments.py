@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import torch
-from torchvision import models
 
 from .errors import UsageError
 
@@ -138,23 +137,20 @@ def writable_folder(text):
     return path
 
 
+def fraction(text):
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction between 0 and 1, got {text}"
+        )
+    return value
+
+
 def existing_file(text):
     path = Path(text)
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{text}: no such file")
     return path
-
-
-def model_name(text):
-    """net, or the name of one of torchvision's classification models."""
-    names = models.list_models(module=models)
-    if text != "net" and text not in names:
-        close = [n for n in names if n.startswith(text[:4])][:4] or names[:4]
-        raise argparse.ArgumentTypeError(
-            f"expected net or a torchvision classification model (such as "
-            f"{', '.join(close)}), got {text}"
-        )
-    return text
 
 
 def add_saved_model_arguments(parser, exported=False):

@@ -25,8 +25,8 @@ import torch
 from .arguments import ArgumentParser, HelpFormatter, existing_file
 from .errors import RunError, UsageError, fail
 from .model import ImageClassifier, load_classifier, load_saved_model
-from .model.backbones import cause
 from .model.classifier import CARD_FILE, CARD_KEY, card_json, optional_module
+from .model.weights import cause
 
 FORMATS = ("onnx", "pt2")
 TOLERANCE = 1e-4  # the most an exported probability may differ from PyTorch's
@@ -91,13 +91,15 @@ def export(checkpoint, file_format, output):
     channels, size = card.preprocessing.channels, card.preprocessing.image_size
     # Two images to trace with: torch.export takes a batch of 1 for a fixed size.
     example = random_images(2, channels, size, seed=0)
+    with torch.no_grad():
+        described = card_json(card, classifier(example).shape[1:])
     written = [output, Path(f"{output}.data")]  # ONNX's weights file, if any
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         if file_format == "onnx":
-            export_onnx(classifier, example, card, output)
+            export_onnx(classifier, example, described, output)
         else:
-            export_pt2(classifier, example, card, output)
+            export_pt2(classifier, example, described, output)
         check(classifier, output, random_images(3, channels, size, seed=1))
     except OSError as error:
         remove(written)
@@ -125,7 +127,8 @@ def dynamic_batch():
     return {"images": batch}
 
 
-def export_onnx(classifier, example, card, output):
+def export_onnx(classifier, example, described, output):
+    """Write `classifier` as ONNX, `described` (card_json) in its metadata."""
     # torch.onnx prints its steps as it goes: the terminal gets export's line alone.
     log = io.StringIO()
     try:
@@ -143,11 +146,12 @@ def export_onnx(classifier, example, card, output):
         raise ExportError(
             f"torch.onnx cannot export the model: {cause(error)}"
         ) from None
-    program.model.metadata_props[CARD_KEY] = card_json(card)
+    program.model.metadata_props[CARD_KEY] = described
     program.save(output)  # one file, or with FILE.data beside it over 2 GB
 
 
-def export_pt2(classifier, example, card, output):
+def export_pt2(classifier, example, described, output):
+    """Write `classifier` as torch.export's .pt2 file, `described` beside it."""
     try:
         program = torch.export.export(
             classifier, (example,), dynamic_shapes=dynamic_batch()
@@ -156,7 +160,7 @@ def export_pt2(classifier, example, card, output):
         raise ExportError(
             f"torch.export cannot export the model: {cause(error)}"
         ) from None
-    torch.export.save(program, output, extra_files={CARD_FILE: card_json(card)})
+    torch.export.save(program, output, extra_files={CARD_FILE: described})
 
 
 @torch.no_grad()

@@ -6,6 +6,7 @@ number, offered to --monitor.
 """
 
 import torch
+import torch.nn.functional as F
 
 from .metrics import (
     F1,
@@ -16,6 +17,11 @@ from .metrics import (
     Recall,
     TopKAccuracy,
 )
+
+
+def loss_fn(log_probabilities, labels):
+    """The loss training minimizes: the models return log-probabilities."""
+    return F.nll_loss(log_probabilities, labels)
 
 
 def validation_metrics(num_classes, loss_fn):

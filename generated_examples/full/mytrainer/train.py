@@ -15,7 +15,6 @@ import shlex
 import sys
 
 import torch
-import torch.nn.functional as F
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, StepLR
 
@@ -33,7 +32,7 @@ from .engine.distributed import (
 )
 from .engine.sharding import gathered, saved_states, shard_model
 from .errors import Interrupted, RunError, UsageError, fail
-from .evaluation import by_class, validation_metrics
+from .evaluation import by_class, loss_fn, validation_metrics
 from .handlers import (
     AccumulatedGradients,
     Checkpointer,
@@ -112,7 +111,7 @@ def make_optimizer(args, model, steps):
 def make_evaluator(model, classes, device):
     """The evaluator of validation_metrics, each metric checked against the classes
     before any training."""
-    metrics = validation_metrics(len(classes), F.nll_loss)
+    metrics = validation_metrics(len(classes), loss_fn)
     for name, metric in metrics.items():
         try:
             metric.check_classes(len(classes))
@@ -201,7 +200,7 @@ def train(args, device, on_validation=()):
     trainer = create_supervised_trainer(
         training_module,
         optimizer,
-        F.nll_loss,
+        loss_fn,
         device=device,
         accumulation_steps=args.accumulate,
         clip_grad_norm=args.clip_grad_norm,

@@ -14,14 +14,12 @@ from typing import NamedTuple
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from .arguments import (
     ArgumentParser,
     HelpFormatter,
     available_device,
     existing_file,
-    model_name,
     non_negative_float,
     positive_float,
     positive_int,
@@ -30,14 +28,15 @@ from .arguments import (
 )
 from .data import add_arguments as add_data_arguments
 from .engine.sharding import STRATEGIES
-from .evaluation import monitored_scores
+from .evaluation import loss_fn, monitored_scores
+from .model.backbones import model_name
 from .run_config import replayed_flags
 from .run_folder import RUNS
 
 # Each schedule with the peak or initial learning rate it was tuned with.
 SCHEDULERS = {"onecycle": 0.01, "cosine": 0.003, "step": 0.003, "none": 0.001}
 # Which scores exist, and which way is better, is the same for any class count.
-MONITORED = monitored_scores(2, F.nll_loss)
+MONITORED = monitored_scores(2, loss_fn)
 # The torch.distributed backends that this build of torch has.
 BACKENDS = {
     "gloo": dist.is_gloo_available,
@@ -171,7 +170,7 @@ def parse_args(argv=None):
         "--freeze-backbone",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="train only the new classifier head of a torchvision model",
+        help="train only the new class layers of a torchvision model",
     )
     parser.add_argument(
         "--scheduler",

@@ -4,10 +4,9 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-import torch.nn.functional as F
 
 from mytrainer.data.loaders import EpochSampler, TensorLoader, process_share
-from mytrainer.evaluation import validation_metrics
+from mytrainer.evaluation import loss_fn, validation_metrics
 
 WORLD_SIZE = 2
 NUM_CLASSES = 10
@@ -15,7 +14,7 @@ NUM_CLASSES = 10
 
 def make_metrics():
     """The project's validation metrics, and per-class scores where they exist."""
-    metrics = validation_metrics(NUM_CLASSES, F.nll_loss)
+    metrics = validation_metrics(NUM_CLASSES, loss_fn)
     for name, metric in list(metrics.items()):
         if hasattr(metric, "average"):
             metrics[f"{name} per class"] = type(metric)(average=None)

@@ -13,8 +13,9 @@ from torch import nn
 
 from ..data.images import Preprocessing
 from ..errors import UsageError
-from .backbones import Backbone, ModelError, cause, load_weights, torchvision_network
+from .backbones import Backbone, torchvision_network
 from .net import Net
+from .weights import ModelError, cause, load_weights
 
 
 def build_model(

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from torch.export.passes import move_to_device_pass
 
-from .backbones import ModelError, cause
 from .build import ModelCard, load_saved_model
+from .weights import ModelError, cause
 
 EXPORT_EXTRA = (
     "pip install -e '.[export]' in this project "
@@ -51,15 +51,21 @@ class ImageClassifier(nn.Module):
         return self.model(images).exp()  # the model returns log-probabilities
 
 
-def card_json(card):
-    """The card as export stores it, with what the input must be spelt out."""
+def card_json(card, output_shape):
+    """The card as export stores it, with what goes in and what comes out spelt
+    out; `output_shape` is the shape of one image's output: (classes,), or
+    (classes, H, W) for a class per pixel."""
     size, channels = card.preprocessing.image_size, card.preprocessing.channels
+    steps = "resized whole (bilinear)"
+    if card.preprocessing.resize_size:
+        steps = "shorter side resized to resize_size (bilinear), then the centre "
+        steps += f"{size}x{size}"
+    shape = ", ".join(str(n) for n in output_shape)
     return json.dumps(
         {
             **card.state_dict(),
-            "input": f"uint8 images (N, {channels}, {size}, {size}): shorter side "
-            f"resized to resize_size (bilinear), then the centre {size}x{size}",
-            "output": f"probabilities (N, {len(card.classes)}), in classes' order",
+            "input": f"uint8 images (N, {channels}, {size}, {size}): {steps}",
+            "output": f"probabilities (N, {shape}), in classes' order",
         }
     )
 

@@ -32,13 +32,15 @@ class Loss(Metric):
 
     def update(self, output: tuple[torch.Tensor, torch.Tensor]) -> None:
         y_pred, y = output
+        n = self.batch_size(y)
+        if n == 0:
+            return  # nothing in it counts (a mask of ignored pixels): its mean is nan
         loss = self.loss_fn(y_pred, y).detach()
         if loss.ndim != 0:
             raise ValueError(
                 "expected loss_fn to return a scalar (its batch mean), "
                 f"got a tensor of shape {tuple(loss.shape)}"
             )
-        n = self.batch_size(y)
         self.accumulate("loss_sum", loss * n)
         self.accumulate("num_examples", torch.tensor(n))
 

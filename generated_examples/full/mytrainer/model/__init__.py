@@ -1,7 +1,7 @@
 """The model: this project's Net or a torchvision network, saving it for predict,
 and reading it back (or its export) as an image classifier."""
 
-from .backbones import Backbone, ModelError, model_preprocessing
+from .backbones import Backbone, model_preprocessing
 from .build import (
     ModelCard,
     build_model,
@@ -13,6 +13,7 @@ from .build import (
 )
 from .classifier import ImageClassifier, load_classifier
 from .net import Net
+from .weights import ModelError
 
 __all__ = [
     "Backbone",

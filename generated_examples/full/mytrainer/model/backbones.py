@@ -1,23 +1,29 @@
 """torchvision's classification models, with a head for this data's classes.
 
-`--pretrained` goes through torchvision's weights API, which reads the published
-weights from $TORCH_HOME/hub/checkpoints (downloading them there once); a model
-trained from scratch or from them returns log-probabilities, like Net.
+A model trained from scratch or from torchvision's published weights (weights.py)
+returns log-probabilities, like Net.
 """
 
-import os
-from urllib.parse import urlparse
+import argparse
 
-import torch
 from torch import nn
 from torchvision import models
 
 from ..data.images import Preprocessing
-from ..errors import RunError
+from .weights import ModelError, fetch, missing_weights_message, published_weights
 
 
-class ModelError(RunError):
-    """A model that cannot be built as asked; the message is one line."""
+def model_name(text):
+    """The --model type: net, or the name of one of torchvision's classification
+    models."""
+    names = models.list_models(module=models)
+    if text != "net" and text not in names:
+        close = [n for n in names if n.startswith(text[:4])][:4] or names[:4]
+        raise argparse.ArgumentTypeError(
+            f"expected net or a torchvision classification model (such as "
+            f"{', '.join(close)}), got {text}"
+        )
+    return text
 
 
 class Backbone(nn.Module):
@@ -71,49 +77,6 @@ def torchvision_network(name, num_classes, pretrained):
     return network, head
 
 
-def published_weights(name):
-    try:
-        return models.get_model_weights(name).DEFAULT
-    except (KeyError, ValueError, AttributeError):
-        raise ModelError(f"torchvision publishes no weights for {name}") from None
-
-
-def fetch(name, weights):
-    """Make sure torchvision's weights API has the file of `weights`, downloading
-    it if it can."""
-    if os.path.isfile(weights_file(weights)):
-        return
-    try:
-        torch.hub.load_state_dict_from_url(weights.url, weights_only=True)
-    except Exception as error:
-        raise ModelError(missing_weights_message(name, weights, error)) from None
-
-
-def weights_file(weights):
-    """Where torchvision's weights API keeps the file of `weights`."""
-    filename = os.path.basename(urlparse(weights.url).path)
-    return os.path.join(torch.hub.get_dir(), "checkpoints", filename)
-
-
-def missing_weights_message(name, weights, error):
-    path = weights_file(weights)
-    if os.path.isfile(path):
-        return f"{path}: not {name}'s weights ({cause(error)})"
-    return (
-        f"--pretrained: {name}'s weights are not in {os.path.dirname(path)} as "
-        f"{os.path.basename(path)}, and downloading them failed ({cause(error)}); "
-        "copy the file there, or run once with a network"
-    )
-
-
-def cause(error):
-    """The line of an error's message that names its cause: torch's often start
-    with a heading ("Error(s) in loading state_dict for ResNet:")."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    telling = [line for line in lines if not line.endswith(":")]
-    return (telling or lines or [type(error).__name__])[0]
-
-
 def replace_head(network, num_classes):
     """Swap the network's last linear (or, for SqueezeNet, 1x1 convolution) layer
     for one with num_classes outputs, and return its name."""
@@ -131,38 +94,6 @@ def replace_head(network, num_classes):
     parent, _, attribute = name.rpartition(".")
     setattr(network.get_submodule(parent), attribute, new)
     return name
-
-
-def load_weights(network, head, path):
-    """Load a state_dict file into network. A head shaped for other classes (an
-    ImageNet file's 1,000) is left out: the network keeps its new one."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ModelError(f"{path}: not a state_dict file ({error})") from None
-    if isinstance(state, dict) and "state_dict" in state:  # a model.pt of a run
-        state = state["state_dict"]
-    elif isinstance(state, dict) and "model_card" in state:  # a run's checkpoint
-        state = state["model"]
-    if not isinstance(state, dict):
-        raise ModelError(f"{path}: not a state_dict file")
-    # A model.pt of a torchvision model holds the Backbone's keys.
-    state = {key.removeprefix("network."): value for key, value in state.items()}
-    own = network.state_dict()
-    head_keys = {key for key in own if key.startswith(f"{head}.")}
-    if any(k in state and state[k].shape != own[k].shape for k in head_keys):
-        state = {k: v for k, v in state.items() if k not in head_keys}
-    try:
-        missing, unexpected = network.load_state_dict(state, strict=False)
-    except RuntimeError as error:
-        raise ModelError(f"{path}: does not fit this model ({cause(error)})") from None
-    missing = set(missing) - head_keys
-    if missing or unexpected:
-        key = sorted(missing or unexpected)[0]
-        raise ModelError(
-            f"{path}: does not fit this model ({len(missing)} missing and "
-            f"{len(unexpected)} unexpected keys, such as {key})"
-        )
 
 
 def model_preprocessing(name, pretrained):

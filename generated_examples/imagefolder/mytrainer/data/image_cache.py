@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .images import ImageError, load_image
+from .loaders import DataError
 
 FORMAT = 1  # bump when what is cached changes meaning
 
@@ -75,6 +76,14 @@ def decode(paths, channels, size, resize, workers):
     if unreadable:
         images = images[[i for i in range(len(paths)) if i not in unreadable]]
     return images, unreadable
+
+
+def decode_sample(paths, channels, size, resize):
+    """The sampled images, decoded here: enough to measure their normalization."""
+    images, _ = decode(paths, channels, size, resize, workers=0)
+    if len(images) == 0:
+        raise DataError("none of the sampled training images could be read")
+    return images
 
 
 def stacked(items):

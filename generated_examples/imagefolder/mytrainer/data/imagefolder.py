@@ -15,31 +15,16 @@ import os
 
 import torch
 
-from ..arguments import existing_file, non_negative_int, positive_int
+from ..arguments import existing_file, fraction, non_negative_int, positive_int
 from ..engine.distributed import get_rank, get_world_size, is_main_process
 from .augment import AUGMENTATIONS, BatchAugment, Normalize
 from .folders import find_dataset
-from .image_cache import cached_images, prune
+from .image_cache import cached_images, decode_sample, prune
 from .images import Preprocessing
 from .loaders import Data, DataError, EpochDataLoader, EpochSampler, TensorLoader
 from .sizing import fit_to_data
 from .sources import ImageFiles, PreparedLoader
-from .survey import (
-    channel_stats,
-    decode_sample,
-    guess_channels,
-    guess_size,
-    sample_paths,
-)
-
-
-def fraction(text):
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected a fraction between 0 and 1, got {text}"
-        )
-    return value
+from .survey import channel_stats, guess_channels, guess_size, sample_paths
 
 
 def gigabytes(text):

@@ -118,16 +118,21 @@ class TensorLoader(EpochOrder):
             images, labels = self.share(self.images), self.share(self.labels)
             for start in range(0, len(labels), self.batch_size):
                 end = start + self.batch_size
-                yield self.prepared(images[start:end], generator), labels[start:end]
+                yield self.prepared(images[start:end], labels[start:end], generator)
             return
         order = self.order(generator).to(self.labels.device)
         # index_select copies a batch in half the time of images[index] on CPUs.
         for index in order.split(self.batch_size):
             images = self.images.index_select(0, index)
-            yield self.prepared(images, generator), self.labels.index_select(0, index)
+            labels = self.labels.index_select(0, index)
+            yield self.prepared(images, labels, generator)
 
-    def prepared(self, images, generator):
-        return images if self.prepare is None else self.prepare(images, generator)
+    def prepared(self, images, labels, generator):
+        """The batch as the model takes it. Labels that are images too (masks)
+        change with them: a loader of those overrides this."""
+        if self.prepare is not None:
+            images = self.prepare(images, generator)
+        return images, labels
 
 
 class EpochSampler(EpochOrder, Sampler):

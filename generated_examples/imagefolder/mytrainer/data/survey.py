@@ -5,7 +5,6 @@ import statistics
 
 import torch
 
-from .image_cache import decode
 from .images import ImageError, header, short_side
 from .loaders import DataError
 
@@ -42,13 +41,6 @@ def guess_size(paths):
     if not sides:
         raise DataError("none of the sampled training images could be read")
     return max(8, min(224, int(statistics.median(sides))))
-
-
-def decode_sample(paths, channels, size, resize):
-    images, _ = decode(paths, channels, size, resize, workers=0)
-    if len(images) == 0:
-        raise DataError("none of the sampled training images could be read")
-    return images
 
 
 def channel_stats(images):

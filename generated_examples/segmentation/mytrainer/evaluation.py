@@ -1,0 +1,57 @@
+"""What is measured on the validation set after every epoch.
+
+validation_metrics() is the one place to add or change a metric: each one is then
+computed after every epoch, printed, written to metrics.jsonl and, when it is one
+number, offered to --monitor.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from .data import IGNORE_INDEX
+from .metrics import Dice, IoU, Loss, PixelAccuracy
+
+
+def loss_fn(log_probabilities, masks):
+    """The loss training minimizes, per pixel: the mean over the pixels a mask
+    marks with a class (IGNORE_INDEX marks the ones it does not know)."""
+    return F.nll_loss(log_probabilities, masks, ignore_index=IGNORE_INDEX)
+
+
+def labelled_pixels(masks):
+    """How many pixels of `masks` the loss averages over."""
+    return int((masks != IGNORE_INDEX).sum())
+
+
+def validation_metrics(num_classes, loss_fn):
+    """A fresh set of the evaluator's metrics, by name; loss_fn is the training
+    loss, so that the validation loss is the same function."""
+    return {
+        "miou": IoU(num_classes, average="macro"),
+        "iou": IoU(num_classes),
+        "dice": Dice(num_classes),
+        "pixel_accuracy": PixelAccuracy(),
+        "nll": Loss(loss_fn, batch_size=labelled_pixels),
+    }
+
+
+def monitored_scores(num_classes, loss_fn):
+    """The scores --monitor may watch, each with the direction that is better:
+    every metric that is one number, then the training loss."""
+    scores = {
+        name: "max" if metric.higher_is_better else "min"
+        for name, metric in validation_metrics(num_classes, loss_fn).items()
+        if metric.higher_is_better is not None
+    }
+    return {**scores, "train_loss": "min"}
+
+
+def by_class(value, classes):
+    """A per-class score (one value per class) or a confusion matrix (one row per
+    class) keyed by class name, so that the history reads without the class list;
+    anything else as it is."""
+    if isinstance(value, torch.Tensor) and value.dim() > 0:
+        value = value.tolist()
+    if isinstance(value, list) and len(value) == len(classes):
+        return {c: by_class(v, classes) for c, v in zip(classes, value, strict=True)}
+    return value
