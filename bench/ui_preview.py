@@ -31,12 +31,15 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Row, interleaved
-from scaffold.registry import FEATURES, METRICS
+from scaffold.registry import FEATURES, task_metrics
 
 GOAL_MS = 150.0
 REQUESTS = 200
 FILE_FEATURES = [name for name, spec in FEATURES.items() if spec.render_time]
-EVERYTHING = {"metrics": list(METRICS), **{name: True for name in FILE_FEATURES}}
+EVERYTHING = {
+    "metrics": list(task_metrics("classification")),
+    **{name: True for name in FILE_FEATURES},
+}
 
 
 def cases() -> dict[str, list[dict]]:

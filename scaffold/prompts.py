@@ -71,8 +71,9 @@ def ask_new(
     asked = False
     if name is None:
         name, asked = ask_name(), True
-    # A data kind serves one task: given, it says the task.
-    if "task" not in given and "data" not in given and len(TASKS) > 1:
+    # Data and metrics are a task's own: given, they go with the default task or
+    # say theirs.
+    if not given.keys() & {"task", "data", "metrics"} and len(TASKS) > 1:
         chosen["task"], asked = ask_task(), True
     task = TASKS[Options(name=PLACEHOLDER_NAME, **chosen).task]
     kinds = [kind for kind in DATA_KINDS.values() if kind.task == task.name]

@@ -23,11 +23,6 @@ class MetricSpec:
     build: str  # how train.py constructs it for the evaluator
     files: tuple[str, ...]  # template files it needs
     tasks: tuple[str, ...] = ("classification",)  # the --task values it serves
-    # How a task constructs it where that differs from `build`.
-    task_builds: tuple[tuple[str, str], ...] = ()
-
-    def build_for(self, task: str) -> str:
-        return dict(self.task_builds).get(task, self.build)
 
 
 # The segmentation metrics share one module and its tests.
@@ -93,12 +88,9 @@ METRICS: dict[str, MetricSpec] = {
             "per labelled pixel",
             ("Loss",),
             "loss",
-            "Loss(loss_fn)",
+            "Loss(loss_fn, batch_size=count_targets)",
             ("package/metrics/loss.py", "tests/test_loss.py.jinja"),
             tasks=("classification", "segmentation"),
-            task_builds=(
-                ("segmentation", "Loss(loss_fn, batch_size=labelled_pixels)"),
-            ),
         ),
         MetricSpec(
             "precision",
@@ -416,6 +408,9 @@ class TaskSpec:
     summary: str
     data: str  # the data kind a project of this task takes by default
     metrics: tuple[str, ...]  # the metrics it takes by default
+    trains: str  # what its train script does, for its --help
+    net: str  # what its own network (--model net) is
+    models: str  # torchvision models --model takes, for its --help
     files: tuple[str, ...] = ()
 
 
@@ -427,14 +422,21 @@ TASKS: dict[str, TaskSpec] = {
             "a class per image: MNIST, or your own images in class folders",
             DEFAULT_DATA,
             DEFAULT_METRICS,
+            trains="Train an image classifier",
+            net="CNN",
+            models="resnet18, mobilenet_v3_small, efficientnet_b0, convnext_tiny, ...",
         ),
         TaskSpec(
             "segmentation",
             "a class per pixel: your own images and their masks (U-Net, DeepLabV3)",
             "masks",
             DEFAULT_SEGMENTATION_METRICS,
-            (
+            trains="Train a segmentation model",
+            net="U-Net",
+            models="lraspp_mobilenet_v3_large, deeplabv3_resnet50, fcn_resnet50, ...",
+            files=(
                 "task/segmentation/package/model/backbones.py",
+                "task/segmentation/package/model/loss.py",
                 "task/segmentation/package/model/net.py",
                 "task/segmentation/package/predict.py.jinja",
             ),
@@ -503,6 +505,7 @@ CORE_FILES = (
     "package/model/backbones.py",
     "package/model/build.py",
     "package/model/classifier.py",
+    "package/model/loss.py",
     "package/model/net.py",
     "package/model/weights.py",
     "package/predict.py.jinja",

@@ -183,6 +183,7 @@ def context(options: Options) -> dict:
     return {
         **options.to_record(),
         "package": options.name,
+        "task_spec": TASKS[options.task],
         "scaffold_version": __version__,
         "metric_specs": specs,
         "metric_classes": [cls for spec in specs for cls in spec.classes],

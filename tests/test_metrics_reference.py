@@ -8,7 +8,6 @@ per metric module) are then run with pytest inside rendered projects.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import itertools
 import subprocess
@@ -26,7 +25,12 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from scaffold.options import Options
-from scaffold.registry import DEFAULT_METRICS, DEFAULT_SEGMENTATION_METRICS, METRICS
+from scaffold.registry import (
+    DEFAULT_METRICS,
+    DEFAULT_SEGMENTATION_METRICS,
+    METRICS,
+    task_metrics,
+)
 from scaffold.render import render
 
 pytestmark = pytest.mark.slow  # trains, or runs a generated program
@@ -64,7 +68,7 @@ def m(tmp_path_factory):
     """The generated `metrics` module of a project with every metric chosen."""
     root = write_project(
         tmp_path_factory.mktemp("all_metrics"),
-        Options(name=PACKAGE, metrics=tuple(METRICS)),
+        Options(name=PACKAGE, metrics=task_metrics("classification")),
     )
     try:
         yield import_metrics(root, PACKAGE)
@@ -77,7 +81,7 @@ def seg(tmp_path_factory):
     """The generated `metrics` module of a project with the segmentation metrics."""
     root = write_project(
         tmp_path_factory.mktemp("segmentation_metrics"),
-        Options(name=SEGMENTATION_PACKAGE, metrics=DEFAULT_SEGMENTATION_METRICS),
+        Options(name=SEGMENTATION_PACKAGE, task="segmentation"),
     )
     try:
         yield import_metrics(root, SEGMENTATION_PACKAGE)
@@ -279,8 +283,9 @@ def test_segmentation_loss_is_the_mean_per_labelled_pixel(seg, case):
     y_true, _ = labelled_pixels(y_pred, y)
     kept_probabilities = y_pred.exp().permute(0, 2, 3, 1)[y != 255]
     expected = skm.log_loss(y_true, kept_probabilities, labels=list(range(num_classes)))
-    loss_fn = functools.partial(F.nll_loss, ignore_index=seg.segmentation.IGNORE_INDEX)
-    loss = seg.Loss(loss_fn, batch_size=seg.segmentation.count_labelled_pixels)
+    # The project's own loss, averaged as its validation_metrics average it.
+    project_loss = importlib.import_module(f"{SEGMENTATION_PACKAGE}.model.loss")
+    loss = seg.Loss(project_loss.loss_fn, batch_size=project_loss.count_targets)
     close(feed(loss, y_pred, y, batches), expected)
 
 
@@ -389,12 +394,13 @@ def test_generated_metric_tests_pass_for_all_and_for_the_default_metrics(tmp_pat
     # One pytest per project, run side by side: most of their time is importing torch.
     runs = {}
     for label, metrics in [
-        ("all", tuple(METRICS)),
+        ("all", task_metrics("classification")),
         ("default", DEFAULT_METRICS),
         ("segmentation", DEFAULT_SEGMENTATION_METRICS),
     ]:
+        task = METRICS[metrics[0]].tasks[-1]
         root = write_project(
-            tmp_path / label, Options(name="mytrainer", metrics=metrics)
+            tmp_path / label, Options(name="mytrainer", task=task, metrics=metrics)
         )
         files = metric_test_files(metrics)
         assert all((root / path).is_file() for path in files), files

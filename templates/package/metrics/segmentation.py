@@ -73,13 +73,6 @@ def labelled_pixels(
     return predicted, target
 
 
-def count_labelled_pixels(y: torch.Tensor) -> int:
-    """How many pixels of y are not ignored: as Loss's `batch_size`, it makes the
-    loss a mean per labelled pixel, as a loss that skips IGNORE_INDEX averages its
-    batch (`F.nll_loss(..., ignore_index=IGNORE_INDEX)`)."""
-    return int((y != IGNORE_INDEX).sum())
-
-
 class PixelAccuracy(Metric):
     """The fraction of labelled pixels whose class is predicted right.
 
