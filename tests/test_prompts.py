@@ -182,8 +182,6 @@ def test_a_task_chosen_is_asked_only_its_own_data_and_metrics(tmp_path):
 def test_options_given_as_flags_are_not_asked_again(tmp_path):
     flags = ["webtrainer", "--metrics", "nll", "--scheduler", "none", "--no-amp"]
     child = terminal(*flags, "-o", "out", cwd=tmp_path)
-    child.expect("What does it learn")
-    child.send(ENTER)
     child.expect("What does it train on")
     child.send(ENTER)
     child.expect("Features")
@@ -194,6 +192,7 @@ def test_options_given_as_flags_are_not_asked_again(tmp_path):
     assert finish(child) == 0
     log = (tmp_path / "terminal.log").read_text()
     assert "Project name" not in log
+    assert "What does it learn" not in log  # metrics given go with the default task
     assert "Metrics" not in log
     assert "Scheduler" not in log
     assert "in which folder" not in log

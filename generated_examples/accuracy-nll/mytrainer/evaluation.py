@@ -6,14 +6,9 @@ number, offered to --monitor.
 """
 
 import torch
-import torch.nn.functional as F
 
 from .metrics import Accuracy, Loss
-
-
-def loss_fn(log_probabilities, labels):
-    """The loss training minimizes: the models return log-probabilities."""
-    return F.nll_loss(log_probabilities, labels)
+from .model.loss import count_targets
 
 
 def validation_metrics(num_classes, loss_fn):
@@ -21,7 +16,7 @@ def validation_metrics(num_classes, loss_fn):
     loss, so that the validation loss is the same function."""
     return {
         "accuracy": Accuracy(),
-        "nll": Loss(loss_fn),
+        "nll": Loss(loss_fn, batch_size=count_targets),
     }
 
 

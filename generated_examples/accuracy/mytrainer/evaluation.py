@@ -6,14 +6,8 @@ number, offered to --monitor.
 """
 
 import torch
-import torch.nn.functional as F
 
 from .metrics import Accuracy
-
-
-def loss_fn(log_probabilities, labels):
-    """The loss training minimizes: the models return log-probabilities."""
-    return F.nll_loss(log_probabilities, labels)
 
 
 def validation_metrics(num_classes, loss_fn):

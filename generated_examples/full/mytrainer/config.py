@@ -29,8 +29,9 @@ from .arguments import (
 )
 from .data import add_arguments as add_data_arguments
 from .engine.sharding import STRATEGIES
-from .evaluation import loss_fn, monitored_scores
+from .evaluation import monitored_scores
 from .model.backbones import model_name
+from .model.loss import loss_fn
 from .run_config import replayed_flags
 from .run_folder import RUNS
 

@@ -6,7 +6,6 @@ number, offered to --monitor.
 """
 
 import torch
-import torch.nn.functional as F
 
 from .metrics import (
     F1,
@@ -17,11 +16,7 @@ from .metrics import (
     Recall,
     TopKAccuracy,
 )
-
-
-def loss_fn(log_probabilities, labels):
-    """The loss training minimizes: the models return log-probabilities."""
-    return F.nll_loss(log_probabilities, labels)
+from .model.loss import count_targets
 
 
 def validation_metrics(num_classes, loss_fn):
@@ -29,7 +24,7 @@ def validation_metrics(num_classes, loss_fn):
     loss, so that the validation loss is the same function."""
     return {
         "accuracy": Accuracy(),
-        "nll": Loss(loss_fn),
+        "nll": Loss(loss_fn, batch_size=count_targets),
         "precision": Precision(average="macro"),
         "recall": Recall(average="macro"),
         "f1": F1(average="macro"),

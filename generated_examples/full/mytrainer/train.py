@@ -32,7 +32,7 @@ from .engine.distributed import (
 )
 from .engine.sharding import gathered, saved_states, shard_model
 from .errors import Interrupted, RunError, UsageError, fail
-from .evaluation import by_class, loss_fn, validation_metrics
+from .evaluation import by_class, validation_metrics
 from .handlers import (
     AccumulatedGradients,
     Checkpointer,
@@ -59,6 +59,7 @@ from .model import (
     save_classes,
     save_model,
 )
+from .model.loss import loss_fn
 from .run_config import write_config
 from .run_folder import new_run_folder
 

@@ -18,6 +18,7 @@ from mytrainer.data.folders import (
 from mytrainer.data.image_cache import cache_key, cached_images, prune
 from mytrainer.data.images import normalize
 from mytrainer.data.loaders import DataError, TensorLoader
+from mytrainer.data.survey import channel_stats
 
 MEAN, STD = (0.5,), (0.25,)
 
@@ -261,17 +262,35 @@ def test_no_augmentation_is_normalization_alone():
 
 @pytest.mark.parametrize("kind", ["crop", "crop-flip"])
 def test_every_crop_lies_inside_the_image(kind):
-    # theta maps output coordinates in [-1, 1] to input ones: x' = w * x + t.
-    theta = BatchAugment(MEAN, STD, kind).affine(2000, torch.Generator())
-    width, height = theta[:, 0, 0].abs(), theta[:, 1, 1]
-    left_right, up_down = theta[:, 0, 2], theta[:, 1, 2]
+    # Image i is read from the box of half-sides |sides[i]| around centers[i].
+    sides, centers = BatchAugment(MEAN, STD, kind).crops(2000, torch.Generator())
 
-    assert (width + left_right.abs() <= 1 + 1e-6).all()
-    assert (height + up_down.abs() <= 1 + 1e-6).all()
-    assert (width > 0).all() and (height > 0).all()
+    assert (abs(sides) + abs(centers) <= 1 + 1e-6).all()
+    assert (abs(sides) > 0).all()
     # Only crop-flip mirrors, and then about half the images.
-    mirrored = (theta[:, 0, 0] < 0).float().mean().item()
+    mirrored = (sides[:, 0] < 0).mean()
     assert mirrored == 0 if kind == "crop" else 0.4 < mirrored < 0.6
+
+
+def test_channel_stats_are_each_channels_mean_and_std_of_the_scaled_pixels():
+    images = batch(count=5000, channels=3)  # more than one chunk of 4096
+    values = images.double().div(255).transpose(0, 1).flatten(1)
+
+    mean, std = channel_stats(images)
+
+    assert torch.allclose(torch.tensor(mean, dtype=torch.float64), values.mean(dim=1))
+    assert torch.allclose(
+        torch.tensor(std, dtype=torch.float64), values.std(dim=1, correction=0)
+    )
+
+
+def test_a_crop_of_the_whole_image_gives_back_its_normalized_pixels():
+    images = batch(count=4, channels=1)
+    augment = BatchAugment(MEAN, STD, "crop", scale=(1.0, 1.0), ratio=(1.0, 1.0))
+
+    cropped = augment(images, torch.Generator())
+
+    assert torch.allclose(cropped, normalize(images, MEAN, STD), atol=1e-5)
 
 
 # ---------------------------------------------------------------- batches

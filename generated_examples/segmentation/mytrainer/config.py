@@ -28,8 +28,9 @@ from .arguments import (
 )
 from .data import add_arguments as add_data_arguments
 from .engine.sharding import STRATEGIES
-from .evaluation import loss_fn, monitored_scores
+from .evaluation import monitored_scores
 from .model.backbones import model_name
+from .model.loss import loss_fn
 from .run_config import replayed_flags
 from .run_folder import RUNS
 
@@ -144,8 +145,7 @@ def parse_args(argv=None):
         type=model_name,
         default="net",
         help="net: this project's small U-Net; or a torchvision segmentation model "
-        "by name (lraspp_mobilenet_v3_large, deeplabv3_mobilenet_v3_large, "
-        "deeplabv3_resnet50, fcn_resnet50, ...)",
+        "by name (lraspp_mobilenet_v3_large, deeplabv3_resnet50, fcn_resnet50, ...)",
     )
     parser.add_argument(
         "--width",

@@ -6,21 +6,9 @@ number, offered to --monitor.
 """
 
 import torch
-import torch.nn.functional as F
 
-from .data import IGNORE_INDEX
 from .metrics import Dice, IoU, Loss, PixelAccuracy
-
-
-def loss_fn(log_probabilities, masks):
-    """The loss training minimizes, per pixel: the mean over the pixels a mask
-    marks with a class (IGNORE_INDEX marks the ones it does not know)."""
-    return F.nll_loss(log_probabilities, masks, ignore_index=IGNORE_INDEX)
-
-
-def labelled_pixels(masks):
-    """How many pixels of `masks` the loss averages over."""
-    return int((masks != IGNORE_INDEX).sum())
+from .model.loss import count_targets
 
 
 def validation_metrics(num_classes, loss_fn):
@@ -31,7 +19,7 @@ def validation_metrics(num_classes, loss_fn):
         "iou": IoU(num_classes),
         "dice": Dice(num_classes),
         "pixel_accuracy": PixelAccuracy(),
-        "nll": Loss(loss_fn, batch_size=labelled_pixels),
+        "nll": Loss(loss_fn, batch_size=count_targets),
     }
 
 

@@ -69,6 +69,11 @@ def main(argv=None):
         fail(error)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    except BrokenPipeError:
+        # The reader went away (`predict ... | head`): stop quietly, as Unix tools
+        # do, and keep Python from failing to flush stdout on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
 
 
 def segment(args):
@@ -124,15 +129,11 @@ def predict(classifier, preprocessing, paths, args):
             for _, image in batch
         ]
         probabilities = classifier(torch.stack(resized).to(args.device))
-        for (path, image), image_probabilities in zip(
-            batch, probabilities, strict=True
-        ):
+        for (path, image), scores in zip(batch, probabilities, strict=True):
             # Probabilities, not classes, are resized: the mask's edges then fall
             # between the pixels of the model's output.
             at_size = F.interpolate(
-                image_probabilities[None],
-                size=(image.height, image.width),
-                mode="bilinear",
+                scores[None], size=(image.height, image.width), mode="bilinear"
             )
             mask = at_size[0].argmax(dim=0).to(torch.uint8).cpu().numpy()
             yield path, image, mask

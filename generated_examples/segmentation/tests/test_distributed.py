@@ -5,7 +5,6 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from mytrainer.data import IGNORE_INDEX
 from mytrainer.data.loaders import EpochSampler, TensorLoader, process_share
 from mytrainer.evaluation import loss_fn, validation_metrics
 
@@ -25,7 +24,7 @@ def make_batches(sizes):
     for size in sizes:
         scores = torch.randn(size, NUM_CLASSES, 3, 4, generator=generator)
         masks = torch.randint(0, NUM_CLASSES, (size, 3, 4), generator=generator)
-        masks[torch.rand(size, 3, 4, generator=generator) < 0.2] = IGNORE_INDEX
+        masks[torch.rand(size, 3, 4, generator=generator) < 0.2] = 255  # ignored
         batches.append((scores.log_softmax(dim=1), masks))
     return batches
 

@@ -86,9 +86,11 @@ def download(name, root):
             os.replace(copying, raw / path.name)
 
 
-def load_as_tensors(name, root, train, device):
-    """One split as (images, labels): (N, 1, 28, 28) normalized floats and (N,) ints."""
-    dataset = load_dataset(name, root, train)
+def load_as_tensors(name, root, train, device, dataset=None):
+    """One split as (images, labels): (N, 1, 28, 28) normalized floats and (N,) ints;
+    `dataset`, when given, is the split as load_dataset read it."""
+    if dataset is None:
+        dataset = load_dataset(name, root, train)
     mean, std = DATASETS[name].mean, DATASETS[name].std
     images = dataset.data.to(device).unsqueeze(1).float().div_(255).sub_(mean).div_(std)
     return images, dataset.targets.to(device)
@@ -116,13 +118,21 @@ def make_dataloader(name, root, train, batch_size, seed, pin_memory):
 
 
 def get_data_loaders(
-    name, root, batch_size, eval_batch_size, seed=0, device="cpu", loader="tensor"
+    name,
+    root,
+    batch_size,
+    eval_batch_size,
+    seed=0,
+    device="cpu",
+    loader="tensor",
+    training_set=None,
 ):
     """Return (train_loader, test_loader); only the training set is shuffled.
 
     batch_size is the global batch: each process takes an equal part of it, so the
     training recipe does not change with the number of processes. eval_batch_size
-    is per process.
+    is per process. training_set, when given, is the training split as
+    load_dataset read it: the tensor path does not read it again.
     """
     if batch_size % get_world_size():
         raise ValueError(
@@ -138,7 +148,7 @@ def get_data_loaders(
         )
     share = {"rank": get_rank(), "world_size": get_world_size()}
     train = TensorLoader(
-        *load_as_tensors(name, root, True, device),
+        *load_as_tensors(name, root, True, device, training_set),
         batch_size,
         shuffle=True,
         seed=seed,
@@ -169,7 +179,9 @@ def add_arguments(parser):
 def get_data(args, device, wanted):
     """The training and validation loaders, the class names and the preprocessing
     that predict repeats; `wanted`, the model's own preprocessing, does not apply."""
-    fit_to_data(args, len(load_dataset(args.dataset, args.data_dir, train=True)))
+    # Read once: its size decides the default batch size, then its tensors are kept.
+    training_set = load_dataset(args.dataset, args.data_dir, train=True)
+    fit_to_data(args, len(training_set))
     train, val = get_data_loaders(
         args.dataset,
         args.data_dir,
@@ -178,6 +190,7 @@ def get_data(args, device, wanted):
         seed=args.seed,
         device=device,
         loader=args.loader,
+        training_set=training_set,
     )
     info = DATASETS[args.dataset]
     preprocessing = Preprocessing(1, 28, 28, (info.mean,), (info.std,))

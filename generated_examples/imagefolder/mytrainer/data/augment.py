@@ -2,13 +2,15 @@
 
 A random resized crop and a horizontal flip per image, as torchvision's
 RandomResizedCrop and RandomHorizontalFlip do one image at a time, done for the
-whole batch by one affine resampling: each image's crop and flip are an affine map
-of its pixel grid. The random numbers come from the generator the loader passes,
-seeded per epoch, so a resumed run draws the same crops.
+whole batch by one bilinear resampling (`grid_sample`): each image's crop and flip
+only scale and shift its pixel grid. The random numbers come from the generator
+the loader passes, seeded per epoch, so a resumed run draws the same crops.
 """
 
+import functools
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -37,49 +39,60 @@ class BatchAugment:
         images = normalize(images, self.mean, self.std)
         if not (self.crop or self.flip):
             return images
-        theta = self.affine(len(images), generator).to(images.device)
-        grid = sampling_grid(theta, *images.shape[2:])
+        grid = self.sampling_grid(images, generator)
         return F.grid_sample(images, grid, mode="bilinear", align_corners=False)
 
-    def affine(self, count, generator):
-        """(count, 2, 3) maps from output to input coordinates, in [-1, 1]."""
-        uniform = torch.rand(count, 5, generator=generator)
-        width = height = torch.ones(count)
-        x = y = torch.zeros(count)
+    def sampling_grid(self, images, generator):
+        """grid_sample's grid for the batch `images`: each image's crop and flip,
+        drawn from `generator`."""
+        height, width = images.shape[2:]
+        x, y = (
+            torch.from_numpy(axis).to(images.device)
+            for axis in self.sample_points(len(images), height, width, generator)
+        )
+        return torch.stack(torch.broadcast_tensors(x[:, None, :], y[:, :, None]), -1)
+
+    def sample_points(self, count, height, width, generator):
+        """(x, y): the (count, width) and (count, height) coordinates, in [-1, 1],
+        that the columns and rows of each augmented image are read from. The few
+        arithmetic steps on count numbers run in NumPy: torch's per-call cost
+        would be most of the time."""
+        sides, centers = self.crops(count, generator)
+        x = centers[:, :1] + sides[:, :1] * pixel_centers(width)
+        y = centers[:, 1:] + sides[:, 1:] * pixel_centers(height)
+        return x, y
+
+    def crops(self, count, generator):
+        """(sides, centers), each a (count, 2) float32 array of (x, y) in [-1, 1]
+        coordinates: image i is read from the box of half-sides |sides[i]| around
+        centers[i], mirrored left to right where sides[i, 0] < 0. Each box lies
+        inside the image."""
+        uniform = torch.rand(count, 5, generator=generator).numpy()
+        sides = np.ones((count, 2), np.float32)
+        centers = np.zeros((count, 2), np.float32)
         if self.crop:
             low, high = self.scale
             area = low + (high - low) * uniform[:, 0]
             low, high = self.log_ratio
-            ratio = torch.exp(low + (high - low) * uniform[:, 1])
-            # Side lengths as fractions of the image's, at most all of it.
-            width = torch.sqrt(area * ratio).clamp(max=1)
-            height = torch.sqrt(area / ratio).clamp(max=1)
+            log_ratio = low + (high - low) * uniform[:, 1]
+            # Side lengths as fractions of the image's, at most all of it:
+            # width = sqrt(area * ratio), height = sqrt(area / ratio).
+            half_log_area = 0.5 * np.log(area)
+            sides[:, 0] = np.exp(half_log_area + 0.5 * log_ratio)
+            sides[:, 1] = np.exp(half_log_area - 0.5 * log_ratio)
+            np.minimum(sides, 1, out=sides)
             # The crop's center, anywhere that keeps it inside the image.
-            x = (1 - width) * (2 * uniform[:, 2] - 1)
-            y = (1 - height) * (2 * uniform[:, 3] - 1)
-        flip = torch.ones(count)
+            centers = (1 - sides) * (2 * uniform[:, 2:4] - 1)
         if self.flip:
-            flip = torch.where(uniform[:, 4] < 0.5, -1.0, 1.0)
-        zero = torch.zeros(count)
-        return torch.stack(
-            [
-                torch.stack([width * flip, zero, x], dim=1),
-                torch.stack([zero, height, y], dim=1),
-            ],
-            dim=1,
-        )
+            sides[:, 0] = np.where(uniform[:, 4] < 0.5, -sides[:, 0], sides[:, 0])
+        return sides, centers
 
 
-def sampling_grid(theta, height, width):
-    """F.affine_grid(theta, ...) for maps that only scale and shift, as these do,
-    built by broadcasting one row and one column: on 28-pixel images that takes a
-    quarter of affine_grid's time, which is most of what augmenting costs."""
-    device = theta.device
-    xs = (torch.arange(width, device=device) + 0.5) * (2 / width) - 1
-    ys = (torch.arange(height, device=device) + 0.5) * (2 / height) - 1
-    x = theta[:, 0, 0, None] * xs + theta[:, 0, 2, None]  # (N, width)
-    y = theta[:, 1, 1, None] * ys + theta[:, 1, 2, None]  # (N, height)
-    return torch.stack(torch.broadcast_tensors(x[:, None, :], y[:, :, None]), dim=-1)
+@functools.lru_cache(maxsize=8)
+def pixel_centers(size):
+    """The centers of `size` pixels along an axis, in [-1, 1] coordinates, as
+    grid_sample places them (align_corners=False)."""
+    return (np.arange(size, dtype=np.float32) + 0.5) * (2 / size) - 1
 
 
 class Normalize:

@@ -8,7 +8,7 @@ a class index and none is a blend of two.
 
 import torch.nn.functional as F
 
-from .augment import BatchAugment, sampling_grid
+from .augment import BatchAugment
 from .images import normalize
 from .loaders import TensorLoader
 
@@ -21,8 +21,7 @@ class JointAugment(BatchAugment):
         images = normalize(images, self.mean, self.std)
         if not (self.crop or self.flip):
             return images, masks.long()
-        theta = self.affine(len(images), generator).to(images.device)
-        grid = sampling_grid(theta, *images.shape[2:])
+        grid = self.sampling_grid(images, generator)
         images = F.grid_sample(images, grid, mode="bilinear", align_corners=False)
         masks = F.grid_sample(
             masks[:, None].float(), grid, mode="nearest", align_corners=False

@@ -20,13 +20,6 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
-from torch.distributed.checkpoint.state_dict import (
-    StateDictOptions,
-    get_model_state_dict,
-    get_optimizer_state_dict,
-    set_model_state_dict,
-    set_optimizer_state_dict,
-)
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import FSDPModule, fully_shard
 from torch.distributed.tensor import DTensor, distribute_tensor
@@ -35,9 +28,6 @@ from torch.nn.parallel import DistributedDataParallel
 from .distributed import get_world_size, is_main_process
 
 STRATEGIES = ("ddp", "fsdp")
-# Gathered whole to rank 0's memory, so that a GPU never holds the whole state.
-GATHERED = StateDictOptions(full_state_dict=True, cpu_offload=True)
-WHOLE = StateDictOptions(full_state_dict=True)
 
 
 def shard_model(model, strategy):
@@ -108,6 +98,24 @@ def saved_states(model, optimizer):
     return SavedStates(model, optimizer)
 
 
+def state_dicts():
+    """torch.distributed.checkpoint.state_dict, imported when a sharded model's
+    state is saved or loaded: importing it at start would cost every run, sharded
+    or not, about a tenth of a second."""
+    import torch.distributed.checkpoint.state_dict as state_dicts
+
+    return state_dicts
+
+
+def gathered_options():
+    """Gathered whole to rank 0's memory, so that a GPU never holds the whole state."""
+    return state_dicts().StateDictOptions(full_state_dict=True, cpu_offload=True)
+
+
+def whole_options():
+    return state_dicts().StateDictOptions(full_state_dict=True)
+
+
 class WholeModel:
     """A sharded model's state_dict(), gathered whole to rank 0 (empty on the
     others), as model.state_dict() of the unsharded model would be."""
@@ -116,10 +124,11 @@ class WholeModel:
         self.model = model
 
     def state_dict(self):
-        return get_model_state_dict(self.model, options=GATHERED)
+        options = gathered_options()
+        return state_dicts().get_model_state_dict(self.model, options=options)
 
     def load_state_dict(self, state):
-        set_model_state_dict(self.model, state, options=WHOLE)
+        state_dicts().set_model_state_dict(self.model, state, options=whole_options())
 
 
 class WholeOptimizer:
@@ -137,7 +146,9 @@ class WholeOptimizer:
         return [name_of[p] for group in groups for p in group["params"]]
 
     def state_dict(self):
-        state = get_optimizer_state_dict(self.model, self.optimizer, options=GATHERED)
+        state = state_dicts().get_optimizer_state_dict(
+            self.model, self.optimizer, options=gathered_options()
+        )
         if not state:
             return state  # rank 0 holds it
         number = {name: i for i, name in enumerate(self.names())}
@@ -158,7 +169,9 @@ class WholeOptimizer:
                 for group in state["param_groups"]
             ],
         }
-        set_optimizer_state_dict(self.model, self.optimizer, by_name, options=WHOLE)
+        state_dicts().set_optimizer_state_dict(
+            self.model, self.optimizer, by_name, options=whole_options()
+        )
 
 
 def whole_tensor(tensor):
