@@ -13,7 +13,7 @@ schedule stepped every step.
 
 The trainer is built from the train script's own pieces, as `train.train()` wires
 them before its first epoch: `get_data`, `prepare_model`, `make_optimizer` (with
-its scheduler), `create_supervised_trainer` with `evaluation.loss_fn`, the
+its scheduler), `create_supervised_trainer` with `model.loss.loss_fn`, the
 RunningAverage of the loss, `stop_on_non_finite_loss`, the scheduler's handler and
 the loss report every --log-interval steps. What `train()` adds at the end of an
 epoch (validation, metrics.jsonl, model.pt) is timed apart: the generated
@@ -95,7 +95,7 @@ class Run:
         self.optimizer, self.scheduler, event = train.make_optimizer(
             args, self.model, schedule_steps(len(self.data.train))
         )
-        self.loss_fn = project("evaluation").loss_fn
+        self.loss_fn = project("model.loss").loss_fn
         amp_dtype = None if args.amp == "off" else getattr(torch, args.amp)  # off here
         self.trainer = engine.create_supervised_trainer(
             self.model,

@@ -121,13 +121,14 @@ def test_flags_parse_and_validation_has_the_chosen_metrics(case):
     package = case["package"]
     config = importlib.import_module(f"{package}.config")
     evaluation = importlib.import_module(f"{package}.evaluation")
+    loss = importlib.import_module(f"{package}.model.loss")
     engine = importlib.import_module(f"{package}.engine")
     history = importlib.import_module(f"{package}.handlers.history")
 
     args = config.parse_args([])
     assert args.monitor == case["monitor"]
 
-    metrics = evaluation.validation_metrics(10, evaluation.loss_fn)
+    metrics = evaluation.validation_metrics(10, loss.loss_fn)
     assert list(metrics) == case["metrics"]
     torch.manual_seed(0)
     model, batches = BATCHES[case["task"]]()

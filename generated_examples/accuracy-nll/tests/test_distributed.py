@@ -6,7 +6,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from mytrainer.data.loaders import EpochSampler, TensorLoader, process_share
-from mytrainer.evaluation import loss_fn, validation_metrics
+from mytrainer.evaluation import validation_metrics
+from mytrainer.model.loss import loss_fn
 
 WORLD_SIZE = 2
 NUM_CLASSES = 10
