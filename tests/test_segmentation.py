@@ -212,9 +212,13 @@ def test_two_processes_report_the_metrics_one_process_computes(env, canvases):
 # ---------------------------------------------------------------- resume
 
 
-def test_a_run_killed_mid_epoch_resumes_to_identical_weights(env, canvases):
+def test_a_run_killed_mid_epoch_resumes_to_identical_weights(env, tmp_path):
+    # A few canvases in small batches: three runs, each reading its data.
+    few = digit_canvases(tmp_path / "few", train=48, val=16)
+
     def argv(name, *more):
-        return env.train(name, "--data-dir", str(canvases), *RESUMABLE, *more)
+        flags = ["--data-dir", str(few), "--batch-size", "8", *RESUMABLE, *more]
+        return env.train(name, *flags)
 
     run(env, argv("reference"))
     checkpoint = env.out("killed") / "checkpoints" / "checkpoint-00000009.pt"
