@@ -19,6 +19,7 @@ import sys
 
 import pytest
 import torch
+import torchvision
 from PIL import Image
 
 from scaffold import __version__
@@ -155,6 +156,7 @@ def test_config_json_holds_resolved_flags_command_versions_and_git_state(
     assert (flags["epochs"], flags["device"], flags["seed"]) == (1, "cpu", 0)
     assert "output_dir" not in flags and "config" not in flags
     assert config["versions"]["torch"] == torch.__version__
+    assert config["versions"]["torchvision"] == torchvision.__version__.split("+")[0]
     assert config["versions"]["python"] == ".".join(map(str, sys.version_info[:3]))
     assert config["git"] == {"commit": head, "dirty": False}
 
