@@ -3,6 +3,7 @@ with the generated project's default settings; startup and data loading count.
 
 The train script runs as a subprocess; each new row of its metrics.jsonl is
 stamped when it appears, and the run is stopped once a row reaches the target.
+Three runs, one after the other: the goal (issue 30) is 8 s in two of three.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import PACKAGE, Row, project_root
+from bench.common import PACKAGE, Row, median, project_root
 
 TARGET = 0.90
-GOAL_S = 20.0
+GOAL_S = 8.0  # from process start, on the quiet 2-core machine
+RUNS = 3
 
 
 def time_to_accuracy(root: Path, data_dir: Path, extra=(), timeout=600.0):
@@ -71,22 +73,30 @@ def time_to_accuracy(root: Path, data_dir: Path, extra=(), timeout=600.0):
         return reached, len(rows), best, epoch_seconds
 
 
-def measure(data_dir: Path, extra=()) -> list[Row]:
-    reached, epochs, best, epoch_seconds = time_to_accuracy(
-        project_root(), data_dir, extra
-    )
+def measure(data_dir: Path, extra=(), runs: int = RUNS) -> list[Row]:
+    """One row: the median of `runs` runs, each from a fresh process; the goal is
+    met when most runs reach the target within it."""
+    results = [time_to_accuracy(project_root(), data_dir, extra) for _ in range(runs)]
+    times = [reached for reached, *_ in results]
+    within = sum(1 for reached in times if reached is not None and reached <= GOAL_S)
     settings = " ".join(extra) or "default settings"
-    note = f"{epochs} epochs ({epoch_seconds:.1f} s each), best {best:.4f}"
-    if reached is None:
-        note = f"never reached {TARGET:.0%}: " + note
+    shown = ", ".join("never" if t is None else f"{t:.1f}" for t in times)
+    epochs = max(epochs for _, epochs, _, _ in results)
+    epoch_seconds = median([seconds for *_, seconds in results])
+    best = min(best for _, _, best, _ in results)
+    note = (
+        f"runs: {shown} s; {epochs} epoch(s) of {epoch_seconds:.1f} s, "
+        f"best ≥ {best:.4f}"
+    )
+    reached = [t for t in times if t is not None]
     return [
         Row(
             "time to 90% test accuracy",
             f"python -m NAME.train, {settings}",
-            reached,
+            median(reached) if reached else None,
             "s",
             note,
-            f"≤ {GOAL_S:.0f} s",
-            reached is not None and reached <= GOAL_S,
+            f"≤ {GOAL_S:.0f} s in {runs // 2 + 1} of {runs}",
+            within > runs // 2,
         )
     ]
