@@ -429,7 +429,7 @@ MUTANTS = (
         name="augment-draws-from-the-global-generator",
         description="the batch crops are drawn from torch's global generator, not the "
         "epoch's: a resumed run crops differently and ends on other weights",
-        file=f"{IMAGES}/augment.py",
+        file="templates/package/data/augment.py",
         old="        uniform = torch.rand(count, 5, generator=generator)\n",
         new="        uniform = torch.rand(count, 5)\n",
         tests=(

@@ -290,7 +290,40 @@ def test_a_crop_of_the_whole_image_gives_back_its_normalized_pixels():
 
     cropped = augment(images, torch.Generator())
 
-    assert torch.allclose(cropped, normalize(images, MEAN, STD), atol=1e-5)
+    assert torch.equal(cropped, normalize(images, MEAN, STD))
+
+
+def test_a_whole_image_crop_flip_gives_back_each_image_or_its_mirror():
+    images = batch(count=64, channels=3)
+    whole = {"scale": (1.0, 1.0), "ratio": (1.0, 1.0)}
+    augment = BatchAugment((0.5,) * 3, (0.25,) * 3, "crop-flip", **whole)
+
+    flipped = augment(images, torch.Generator().manual_seed(0))
+
+    as_is = normalize(images, augment.mean, augment.std)
+    kept = (flipped == as_is).flatten(1).all(dim=1)
+    mirrored = (flipped == as_is.flip(3)).flatten(1).all(dim=1)
+    assert torch.equal(kept, ~mirrored)  # each image one or the other
+    assert 16 < mirrored.sum() < 48
+
+
+def test_a_crop_reads_each_row_and_column_from_one_row_and_column_of_its_image():
+    # Each pixel's value says where it is: 10 rows x 12 columns, values 0 to 119.
+    count, height, width = 32, 10, 12
+    where = torch.arange(height * width, dtype=torch.uint8).view(1, 1, height, width)
+    images = where.repeat(count, 2, 1, 1)
+    augment = BatchAugment((0.0,) * 2, (1 / 255,) * 2, "crop")
+
+    cropped = augment(images, torch.Generator().manual_seed(0)).round().long()
+
+    assert cropped.shape == images.shape
+    assert torch.equal(cropped[:, 0], cropped[:, 1])  # channels alike
+    rows, columns = cropped[:, 0] // width, cropped[:, 0] % width
+    # A crop scales and shifts: every output row reads one image row, every
+    # column one image column, in order; and most images are smaller crops.
+    assert (rows == rows[:, :, :1]).all() and (columns == columns[:, :1]).all()
+    assert (rows.diff(dim=1) >= 0).all() and (columns.diff(dim=2) >= 0).all()
+    assert (rows.diff(dim=1) == 0).any(dim=1).float().mean() > 0.5
 
 
 # ---------------------------------------------------------------- batches

@@ -171,11 +171,8 @@ def test_augmentation_moves_each_mask_exactly_as_its_image():
     out_images, out_masks = augment(images, masks, torch.Generator().manual_seed(0))
 
     assert out_masks.dtype == torch.int64 and out_masks.shape == masks.shape
-    assert set(out_masks.unique().tolist()) <= {0, 1, 2, 3}
-    # Bilinear sampling blends at edges; away from them the image shows the class.
-    settled = (out_images[:, 0] / 60 - out_images[:, 0].div(60).round()).abs() < 1e-3
-    agree = out_images[:, 0].div(60).round().long() == out_masks
-    assert agree[settled].float().mean() > 0.95
+    # Both read each pixel from the same place, so they agree at every pixel.
+    assert torch.equal(out_images[:, 0].div(60).round().long(), out_masks)
     assert not torch.equal(out_masks, masks.long())  # it did move them
 
 

@@ -1,4 +1,4 @@
-"""The data: MNIST or Fashion-MNIST through torchvision, batched on the training device.
+"""The data: MNIST or Fashion-MNIST in torchvision's files, batched on the device.
 
 Every kind of data hands the train script the same two functions: add_arguments(parser)
 for its flags, and get_data(args, device, wanted), which returns Data.

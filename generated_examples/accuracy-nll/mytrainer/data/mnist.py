@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST, read once through torchvision and batched as tensors.
+"""MNIST and Fashion-MNIST, read once from torchvision's files and batched as tensors.
 
 The fast path (the default) keeps each split as one normalized tensor on the training
 device and cuts batches from a permutation drawn from (seed, epoch): no per-sample
@@ -14,14 +14,15 @@ Whatever the model, the images stay 28x28 with one channel and this dataset's
 normalization; a torchvision model repeats the channel (see model/backbones.py).
 """
 
+import math
 import os
 import shutil
+import struct
 import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from torchvision import datasets, transforms
 
 from ..arguments import folder
 from ..engine.distributed import get_rank, get_world_size
@@ -31,14 +32,40 @@ from .sizing import fit_to_data
 
 
 class DatasetInfo(NamedTuple):
-    torchvision_class: type
+    torchvision_name: str  # its Dataset class, and its folder under --data-dir
+    classes: tuple
     mean: float  # of the training set's pixel values, scaled to [0, 1]
     std: float
 
 
+# The class names torchvision gives, which model.pt saves for predict.
+MNIST_CLASSES = (
+    "0 - zero",
+    "1 - one",
+    "2 - two",
+    "3 - three",
+    "4 - four",
+    "5 - five",
+    "6 - six",
+    "7 - seven",
+    "8 - eight",
+    "9 - nine",
+)
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 DATASETS = {
-    "mnist": DatasetInfo(datasets.MNIST, 0.1307, 0.3081),
-    "fashion-mnist": DatasetInfo(datasets.FashionMNIST, 0.2860, 0.3530),
+    "mnist": DatasetInfo("MNIST", MNIST_CLASSES, 0.1307, 0.3081),
+    "fashion-mnist": DatasetInfo("FashionMNIST", FASHION_CLASSES, 0.2860, 0.3530),
 }
 
 
@@ -46,13 +73,50 @@ class DatasetNotFound(DataError):
     """The dataset files are absent and could not be downloaded."""
 
 
-def load_dataset(name, root, train, transform=None):
-    dataset_class = DATASETS[name].torchvision_class
+def torchvision_dataset(name):
+    """torchvision's Dataset class for `name`, imported only to download the files
+    or for --loader dataloader: importing torchvision takes over a second, a large
+    part of a short run."""
+    from torchvision import datasets
+
+    return getattr(datasets, DATASETS[name].torchvision_name)
+
+
+def load_split(name, root, train):
+    """One split as (images, labels): uint8 (N, 28, 28) and int64 (N,) tensors,
+    downloaded first if the files are not on disk yet, or one is cut short."""
     try:
-        return dataset_class(root, train=train, transform=transform, download=False)
-    except RuntimeError:
-        download(name, root)  # not on disk yet, or a file of it is cut short
-    return dataset_class(root, train=train, transform=transform, download=False)
+        return read_split(name, root, train)
+    except (OSError, ValueError):
+        download(name, root)
+    return read_split(name, root, train)
+
+
+def read_split(name, root, train):
+    """One split from the files torchvision downloads to root/<name>/raw."""
+    raw = Path(root) / DATASETS[name].torchvision_name / "raw"
+    prefix = "train" if train else "t10k"
+    images = read_idx(raw / f"{prefix}-images-idx3-ubyte")
+    labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte")
+    if images.dim() != 3 or labels.shape != images.shape[:1]:
+        raise ValueError(f"{raw}: {prefix} images and labels do not match")
+    return images, labels.long()
+
+
+def read_idx(path):
+    """An IDX file of bytes, the format MNIST is published in, as a uint8 tensor:
+    two zero bytes, 8 (unsigned bytes), the number of dimensions, then each size
+    as a big-endian uint32."""
+    data = path.read_bytes()
+    if len(data) < 4 or data[:3] != b"\0\0\x08":
+        raise ValueError(f"{path}: not an IDX file of bytes")
+    header = 4 + 4 * data[3]
+    shape = struct.unpack(f">{data[3]}I", data[4:header])
+    if len(data) != header + math.prod(shape):
+        raise ValueError(f"{path}: cut short")
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8, offset=header).view(
+        shape
+    )
 
 
 def download(name, root):
@@ -65,7 +129,7 @@ def download(name, root):
     torchrun, a later run) ever sees a file cut short. Files already there, whole
     or not, are replaced.
     """
-    dataset_class = DATASETS[name].torchvision_class
+    dataset_class = torchvision_dataset(name)
     raw = Path(root) / dataset_class.__name__ / "raw"
     with tempfile.TemporaryDirectory() as scratch:
         try:
@@ -86,22 +150,25 @@ def download(name, root):
             os.replace(copying, raw / path.name)
 
 
-def load_as_tensors(name, root, train, device, dataset=None):
-    """One split as (images, labels): (N, 1, 28, 28) normalized floats and (N,) ints;
-    `dataset`, when given, is the split as load_dataset read it."""
-    if dataset is None:
-        dataset = load_dataset(name, root, train)
+def as_tensors(name, split, device):
+    """A split as (images, labels): (N, 1, 28, 28) normalized floats and (N,) ints."""
+    images, labels = split
     mean, std = DATASETS[name].mean, DATASETS[name].std
-    images = dataset.data.to(device).unsqueeze(1).float().div_(255).sub_(mean).div_(std)
-    return images, dataset.targets.to(device)
+    images = images.to(device).unsqueeze(1).float().div_(255).sub_(mean).div_(std)
+    return images, labels.to(device)
 
 
 def make_dataloader(name, root, train, batch_size, seed, pin_memory):
+    from torchvision import transforms
+
     mean, std = DATASETS[name].mean, DATASETS[name].std
     transform = transforms.Compose(
         [transforms.ToTensor(), transforms.Normalize((mean,), (std,))]
     )
-    dataset = load_dataset(name, root, train, transform)
+    load_split(name, root, train)  # the files, downloaded if need be
+    dataset = torchvision_dataset(name)(
+        root, train=train, transform=transform, download=False
+    )
     return EpochDataLoader(
         dataset,
         batch_size=batch_size,
@@ -131,8 +198,8 @@ def get_data_loaders(
 
     batch_size is the global batch: each process takes an equal part of it, so the
     training recipe does not change with the number of processes. eval_batch_size
-    is per process. training_set, when given, is the training split as
-    load_dataset read it: the tensor path does not read it again.
+    is per process. training_set, when given, is the training split as load_split
+    read it: the tensor path does not read it again.
     """
     if batch_size % get_world_size():
         raise ValueError(
@@ -147,16 +214,17 @@ def get_data_loaders(
             make_dataloader(name, root, False, eval_batch_size, seed, pin_memory),
         )
     share = {"rank": get_rank(), "world_size": get_world_size()}
+    if training_set is None:
+        training_set = load_split(name, root, train=True)
     train = TensorLoader(
-        *load_as_tensors(name, root, True, device, training_set),
+        *as_tensors(name, training_set, device),
         batch_size,
         shuffle=True,
         seed=seed,
         **share,
     )
-    test = TensorLoader(
-        *load_as_tensors(name, root, False, device), eval_batch_size, **share
-    )
+    test_set = load_split(name, root, train=False)
+    test = TensorLoader(*as_tensors(name, test_set, device), eval_batch_size, **share)
     return train, test
 
 
@@ -180,8 +248,8 @@ def get_data(args, device, wanted):
     """The training and validation loaders, the class names and the preprocessing
     that predict repeats; `wanted`, the model's own preprocessing, does not apply."""
     # Read once: its size decides the default batch size, then its tensors are kept.
-    training_set = load_dataset(args.dataset, args.data_dir, train=True)
-    fit_to_data(args, len(training_set))
+    training_set = load_split(args.dataset, args.data_dir, train=True)
+    fit_to_data(args, len(training_set[0]))
     train, val = get_data_loaders(
         args.dataset,
         args.data_dir,
@@ -194,4 +262,4 @@ def get_data(args, device, wanted):
     )
     info = DATASETS[args.dataset]
     preprocessing = Preprocessing(1, 28, 28, (info.mean,), (info.std,))
-    return Data(train, val, list(info.torchvision_class.classes), preprocessing)
+    return Data(train, val, list(info.classes), preprocessing)

@@ -16,13 +16,11 @@ change. Gathering is a collective: every process must save and load together.
 """
 
 import contextlib
+import sys
 from typing import NamedTuple
 
 import torch
 from torch import nn
-from torch.distributed.device_mesh import init_device_mesh
-from torch.distributed.fsdp import FSDPModule, fully_shard
-from torch.distributed.tensor import DTensor, distribute_tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from .distributed import get_world_size, is_main_process
@@ -43,6 +41,11 @@ def shard_model(model, strategy):
     if strategy == "ddp":
         # Starts every process from rank 0's weights; averages gradients in backward.
         return DistributedDataParallel(model)
+    # Imported here, not at start: FSDP and DTensor take most of a second to import,
+    # which every unsharded run would pay.
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
     # Every process built the same model (one seed) and keeps its own shard of it.
     # FSDP shards contiguous weights only (--channels-last does nothing here).
     model.to(memory_format=torch.contiguous_format)
@@ -60,7 +63,15 @@ def shard_model(model, strategy):
 
 
 def is_sharded(model):
-    return isinstance(model, FSDPModule)
+    # No model is sharded before shard_model imports FSDP.
+    fsdp = sys.modules.get("torch.distributed.fsdp")
+    return fsdp is not None and isinstance(model, fsdp.FSDPModule)
+
+
+def is_shard(tensor):
+    # No tensor is a DTensor before FSDP imports them.
+    dtensor = sys.modules.get("torch.distributed.tensor")
+    return dtensor is not None and isinstance(tensor, dtensor.DTensor)
 
 
 @contextlib.contextmanager
@@ -71,7 +82,7 @@ def gathered(model):
     if not is_sharded(model):
         yield model
         return
-    blocks = [module for module in model.modules() if isinstance(module, FSDPModule)]
+    blocks = [module for module in model.modules() if is_sharded(module)]
     for block in blocks:
         block.unshard()
     blocks[0].set_reshard_after_forward(False)  # recurses into the blocks
@@ -176,14 +187,16 @@ class WholeOptimizer:
 
 def whole_tensor(tensor):
     """`tensor` whole, on the CPU when it is a shard (every process must ask)."""
-    if isinstance(tensor, DTensor):
+    if is_shard(tensor):
         return tensor.full_tensor().cpu()
     return tensor
 
 
 def shard_like(tensor, parameter):
     """The whole `tensor` on `parameter`'s device, sharded as `parameter` is."""
-    if isinstance(parameter, DTensor):
+    if is_shard(parameter):
+        from torch.distributed.tensor import distribute_tensor
+
         mesh = parameter.device_mesh
         return distribute_tensor(
             tensor.to(mesh.device_type), mesh, parameter.placements

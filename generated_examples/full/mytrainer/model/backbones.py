@@ -7,17 +7,25 @@ returns log-probabilities, like Net.
 import argparse
 
 from torch import nn
-from torchvision import models
 
 from ..data.images import Preprocessing
-from .weights import ModelError, fetch, missing_weights_message, published_weights
+from .weights import (
+    ModelError,
+    fetch,
+    missing_weights_message,
+    published_weights,
+    torchvision_models,
+)
 
 
 def model_name(text):
     """The --model type: net, or the name of one of torchvision's classification
     models."""
+    if text == "net":
+        return text
+    models = torchvision_models()
     names = models.list_models(module=models)
-    if text != "net" and text not in names:
+    if text not in names:
         close = [n for n in names if n.startswith(text[:4])][:4] or names[:4]
         raise argparse.ArgumentTypeError(
             f"expected net or a torchvision classification model (such as "
@@ -68,7 +76,7 @@ def torchvision_network(name, num_classes, pretrained):
     """(network, name of its head) with the head replaced for num_classes."""
     weights = published_weights(name) if pretrained else None
     try:
-        network = models.get_model(name, weights=weights)
+        network = torchvision_models().get_model(name, weights=weights)
     except Exception as error:
         if weights is None:
             raise

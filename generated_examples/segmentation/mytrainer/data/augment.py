@@ -2,9 +2,11 @@
 
 A random resized crop and a horizontal flip per image, as torchvision's
 RandomResizedCrop and RandomHorizontalFlip do one image at a time, done for the
-whole batch by one bilinear resampling (`grid_sample`): each image's crop and flip
-only scale and shift its pixel grid. The random numbers come from the generator
-the loader passes, seeded per epoch, so a resumed run draws the same crops.
+whole batch at once. A crop and a flip only choose which of an image's rows and
+columns make up the output, so each output pixel is read from the image pixel
+nearest to where it falls (see `resample`): one copy of whole rows, then one
+pick of columns. The random numbers come from the generator the loader passes,
+seeded per epoch, so a resumed run draws the same crops.
 """
 
 import functools
@@ -12,7 +14,6 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .images import normalize
 
@@ -36,31 +37,21 @@ class BatchAugment:
         self.log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
 
     def __call__(self, images, generator):
-        images = normalize(images, self.mean, self.std)
-        if not (self.crop or self.flip):
-            return images
-        grid = self.sampling_grid(images, generator)
-        return F.grid_sample(images, grid, mode="bilinear", align_corners=False)
+        if self.crop or self.flip:
+            images = resample(images, *self.source_pixels(images, generator))
+        return normalize(images, self.mean, self.std)
 
-    def sampling_grid(self, images, generator):
-        """grid_sample's grid for the batch `images`: each image's crop and flip,
-        drawn from `generator`."""
-        height, width = images.shape[2:]
-        x, y = (
-            torch.from_numpy(axis).to(images.device)
-            for axis in self.sample_points(len(images), height, width, generator)
-        )
-        return torch.stack(torch.broadcast_tensors(x[:, None, :], y[:, :, None]), -1)
-
-    def sample_points(self, count, height, width, generator):
-        """(x, y): the (count, width) and (count, height) coordinates, in [-1, 1],
-        that the columns and rows of each augmented image are read from. The few
-        arithmetic steps on count numbers run in NumPy: torch's per-call cost
-        would be most of the time."""
+    def source_pixels(self, images, generator):
+        """(rows, columns): for each image of the batch `images`, the rows and the
+        columns its augmented rows and columns are read from, as (N, H) and (N, W)
+        int64 arrays; each crop and flip drawn from `generator`. The few arithmetic
+        steps on N numbers run in NumPy: torch's per-call cost would be most of
+        the time."""
+        count, _, height, width = images.shape
         sides, centers = self.crops(count, generator)
         x = centers[:, :1] + sides[:, :1] * pixel_centers(width)
         y = centers[:, 1:] + sides[:, 1:] * pixel_centers(height)
-        return x, y
+        return nearest_pixels(y, height), nearest_pixels(x, width)
 
     def crops(self, count, generator):
         """(sides, centers), each a (count, 2) float32 array of (x, y) in [-1, 1]
@@ -90,9 +81,38 @@ class BatchAugment:
 
 @functools.lru_cache(maxsize=8)
 def pixel_centers(size):
-    """The centers of `size` pixels along an axis, in [-1, 1] coordinates, as
-    grid_sample places them (align_corners=False)."""
+    """The centers of `size` pixels along an axis, in [-1, 1] coordinates."""
     return (np.arange(size, dtype=np.float32) + 0.5) * (2 / size) - 1
+
+
+def nearest_pixels(points, size):
+    """The indices of the pixels that hold `points`, given in [-1, 1] coordinates
+    along an axis of `size` pixels. The points lie inside the image: they are the
+    pixel centers of crops that do."""
+    return ((points + 1) * (size / 2)).astype(np.int64)
+
+
+def resample(images, rows, columns):
+    """images (N, C, H, W) read at the chosen pixels: out[n, c, i, j] is
+    images[n, c, rows[n, i], columns[n, j]], for (N, H') and (N, W') int64
+    NumPy arrays `rows` and `columns`.
+
+    Nearest-neighbour rather than bilinear (torchvision's default): the default
+    crops enlarge by at most 1.6x, where the two train to the same accuracy, and
+    blending four pixels with `grid_sample` took twice as long, most of what a
+    later epoch on small images spent beyond the model's own steps.
+    """
+    count, channels, height, width = images.shape
+    # Whole rows first, each one contiguous copy: row r of channel c of image n is
+    # row (n * channels + c) * height + r of the batch seen as a stack of rows.
+    first_rows = np.arange(count * channels).reshape(count, channels, 1) * height
+    rows = torch.from_numpy((first_rows + rows[:, None]).ravel()).to(images.device)
+    picked = images.reshape(-1, width).index_select(0, rows)
+    picked = picked.view(count, -1, width)  # (N, C * H', W)
+    # Then the columns, the same ones for every row of an image.
+    columns = torch.from_numpy(columns).to(images.device)
+    picked = picked.gather(2, columns[:, None].expand(-1, picked.shape[1], -1))
+    return picked.view(count, channels, -1, columns.shape[1])
 
 
 class Normalize:

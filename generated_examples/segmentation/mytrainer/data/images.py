@@ -5,7 +5,7 @@ converted, resized and cropped the same way in both:
 
     open_image(path, channels)  any mode Pillow decodes -> "L" or "RGB"
     fit(image, size, resize)    shorter side to `resize`, then the centre size x size
-    to_tensor(image)            (C, H, W) uint8
+    to_tensor(image)            (C, H, W) uint8 (to_array: the same as NumPy)
 
 `normalize` turns a batch of those into the floats a model takes, on the device
 the batch is on: images travel and are cached as uint8, a quarter of float32.
@@ -28,6 +28,7 @@ IMAGE_EXTENSIONS = frozenset(
 )
 MODES = {1: "L", 3: "RGB"}  # by number of channels
 ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
+ORIENTATION = 0x0112  # the EXIF tag
 
 # What Pillow raises for a file it cannot decode: not an image (UnidentifiedImageError,
 # an OSError), cut short (OSError, EOFError), too large (DecompressionBombError),
@@ -108,9 +109,11 @@ def walk_files(folder):
         seen.add(real)
         # Pruning `folders` in place keeps os.walk out of hidden folders.
         folders[:] = sorted(name for name in folders if not name.startswith("."))
+        # Joined to one Path per folder: a third of the time of Path(parent, name).
+        parent = Path(parent)
         for name in sorted(files):
             if not name.startswith("."):
-                yield Path(parent, name)
+                yield parent / name
 
 
 def open_image(path, channels):
@@ -125,7 +128,9 @@ def open_image(path, channels):
         with Image.open(path) as image:
             image.load()  # decodes now: a truncated file fails here, not later
             # Phones store a photo as the sensor saw it plus an EXIF rotation tag.
-            image = ImageOps.exif_transpose(image)
+            # Asked first: exif_transpose copies even an image it leaves as it is.
+            if image.getexif().get(ORIENTATION, 1) != 1:
+                image = ImageOps.exif_transpose(image)
             return to_mode(image, MODES[channels])
     except UnidentifiedImageError as error:
         raise ImageError(f"{path}: not an image Pillow can read") from error
@@ -213,18 +218,30 @@ def fit(image, size, resize=None):
 
 def to_tensor(image):
     """An "L" or "RGB" image as a contiguous (C, H, W) uint8 tensor."""
+    # A copy: torch wants memory it may write to.
+    return torch.from_numpy(np.array(to_array(image), order="C"))
+
+
+def to_array(image):
+    """An "L" or "RGB" image as a (C, H, W) uint8 NumPy array, not to be written
+    to: Pillow's pixels, copied once."""
     if image.mode not in MODES.values():
         raise ValueError(f'expected an "L" or "RGB" image, got mode "{image.mode}"')
-    array = np.array(image)  # a copy: torch wants memory it may write to
-    if array.ndim == 2:
-        array = array[:, :, None]
-    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+    array = np.asarray(image)
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
 def load_image(path, channels, size, resize=None):
     """The image at `path` as a (channels, size, size) uint8 tensor; ImageError
     if it cannot be read."""
     return to_tensor(fit(open_image(path, channels), size, resize))
+
+
+def load_array(path, channels, size, resize=None):
+    """load_image's pixels as a NumPy array not to be written to, for gathering
+    thousands of images into one: without a tensor of its own per image, copied
+    once more."""
+    return to_array(fit(open_image(path, channels), size, resize))
 
 
 def short_side(path):

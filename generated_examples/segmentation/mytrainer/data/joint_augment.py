@@ -1,14 +1,12 @@
 """Images and masks batched together, and augmented together.
 
-The training augmentation of augment.py (a random resized crop, and a flip, as one
-affine resampling per batch) moves a mask exactly as it moves its image: the image
-is resampled bilinearly, the mask by nearest neighbour, so that every pixel keeps
-a class index and none is a blend of two.
+The training augmentation of augment.py (a random resized crop, and a flip, that
+read each output pixel from the nearest pixel of the image) reads a mask's pixels
+from exactly where it reads its image's: every pixel keeps a class index, none is
+a blend of two, and each stays on its image's pixel.
 """
 
-import torch.nn.functional as F
-
-from .augment import BatchAugment
+from .augment import BatchAugment, resample
 from .images import normalize
 from .loaders import TensorLoader
 
@@ -18,15 +16,11 @@ class JointAugment(BatchAugment):
     images, int64 masks), both cropped and flipped alike."""
 
     def __call__(self, images, masks, generator):
-        images = normalize(images, self.mean, self.std)
-        if not (self.crop or self.flip):
-            return images, masks.long()
-        grid = self.sampling_grid(images, generator)
-        images = F.grid_sample(images, grid, mode="bilinear", align_corners=False)
-        masks = F.grid_sample(
-            masks[:, None].float(), grid, mode="nearest", align_corners=False
-        )
-        return images, masks[:, 0].long()
+        if self.crop or self.flip:
+            rows, columns = self.source_pixels(images, generator)
+            images = resample(images, rows, columns)
+            masks = resample(masks[:, None], rows, columns)[:, 0]
+        return normalize(images, self.mean, self.std), masks.long()
 
 
 class MaskLoader(TensorLoader):

@@ -9,20 +9,27 @@ returns per-pixel log-probabilities at the images' size, like Net.
 import argparse
 
 from torch import nn
-from torchvision import models
 
 from ..data.images import Preprocessing
-from .weights import ModelError, fetch, missing_weights_message, published_weights
-
-NAMES = models.list_models(module=models.segmentation)
+from .weights import (
+    ModelError,
+    fetch,
+    missing_weights_message,
+    published_weights,
+    torchvision_models,
+)
 
 
 def model_name(text):
     """The --model type: net, or the name of one of torchvision's segmentation
     models."""
-    if text != "net" and text not in NAMES:
+    if text == "net":
+        return text
+    models = torchvision_models()
+    names = models.list_models(module=models.segmentation)
+    if text not in names:
         raise argparse.ArgumentTypeError(
-            f"expected net or a torchvision segmentation model ({', '.join(NAMES)}), "
+            f"expected net or a torchvision segmentation model ({', '.join(names)}), "
             f"got {text}"
         )
     return text
@@ -72,13 +79,13 @@ def torchvision_network(name, num_classes, pretrained):
     scratch, or from the published weights with their class layers replaced."""
     if not pretrained:
         # weights_backbone=None: no ImageNet backbone is fetched either.
-        network = models.get_model(
+        network = torchvision_models().get_model(
             name, weights=None, weights_backbone=None, num_classes=num_classes
         )
         return network, "classifier"
     weights = published_weights(name)
     try:
-        network = models.get_model(name, weights=weights)
+        network = torchvision_models().get_model(name, weights=weights)
     except Exception as error:
         raise ModelError(missing_weights_message(name, weights, error)) from None
     # The auxiliary classifier only helps train from scratch on large data.

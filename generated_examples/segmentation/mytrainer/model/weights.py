@@ -10,7 +10,6 @@ import os
 from urllib.parse import urlparse
 
 import torch
-from torchvision import models
 
 from ..errors import RunError
 
@@ -19,9 +18,18 @@ class ModelError(RunError):
     """A model that cannot be built as asked; the message is one line."""
 
 
+def torchvision_models():
+    """torchvision.models, imported once a torchvision model is asked for: importing
+    torchvision takes over a second, a large part of a small run that --model net
+    makes without it."""
+    from torchvision import models
+
+    return models
+
+
 def published_weights(name):
     try:
-        return models.get_model_weights(name).DEFAULT
+        return torchvision_models().get_model_weights(name).DEFAULT
     except (KeyError, ValueError, AttributeError):
         raise ModelError(f"torchvision publishes no weights for {name}") from None
 
