@@ -13,6 +13,8 @@ from scaffold.project import create
 
 from .conftest import run_python
 
+pytestmark = pytest.mark.slow  # runs a generated project
+
 COMPARE = """
 import sys
 
@@ -65,7 +67,6 @@ def imported(project, command, *args):
     return {name.split(".")[0] for name in json.loads(result.stdout.splitlines()[-1])}
 
 
-@pytest.mark.slow
 def test_neither_training_nor_evaluating_imports_torchvision(
     project, mnist_root, tmp_path
 ):
