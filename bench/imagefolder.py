@@ -3,7 +3,7 @@
 project's first epoch and later epochs, and the in-memory floor; and a transfer
 row, resnet18 at 64 px, the generated trainer against a raw loop.
 
-    python -m bench --only imagefolder     # ~6 min on 2 cores; writes the folder once
+    python -m bench --only imagefolder     # ~12 min on 2 cores; writes the folder once
 
 What each path's clock holds (every path steps the same model and optimizer: the
 generated Net, channels_last, fused AdamW at lr 1e-3, as the train script builds

@@ -3,7 +3,7 @@
     python -m bench                      # all but instructions, imagefolder (~8 min)
     python -m bench --only engine,step   # some sections: engine, step, epoch, accuracy, new, ui, export
     python -m bench --only step,instructions   # + the step in instructions (valgrind)
-    python -m bench --only imagefolder   # a 60,000-PNG folder (~6 min)
+    python -m bench --only imagefolder   # a 60,000-PNG folder (~12 min)
     python -m bench --only segmentation  # U-Net epoch on 800 digit canvases (~1 min)
     python bench/run.py --repeats 5      # same thing, run as a script
 
