@@ -88,6 +88,31 @@ def test_same_seed_repeats_the_run_exactly_on_cpu(project, mnist_root):
     assert histories[0] == histories[1]
 
 
+# Three runs in one process, Python's random module disturbed before each: the
+# draw after a run depends on --seed alone.
+SEEDED_RUNS = """
+import random
+import sys
+
+from mytrainer.train import main
+
+flags = ["--data-dir", sys.argv[1], "--epochs", "1", "--epoch-length", "2"]
+for seed, name in (("7", "a"), ("7", "b"), ("8", "c")):
+    random.seed(name)
+    main([*flags, "--seed", seed, "--output-dir", f"seeded-{name}"])
+    print("drawn:", random.random())
+"""
+
+
+def test_seed_sets_pythons_random_module_on_every_run(project, mnist_root):
+    (project / "seeded_runs.py").write_text(SEEDED_RUNS)
+    result = run_python(["seeded_runs.py", str(mnist_root)], cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    drawn = re.findall(r"^drawn: (\S+)$", result.stdout, re.MULTILINE)
+    assert len(drawn) == 3, result.stdout[-2000:]
+    assert drawn[0] == drawn[1] != drawn[2]
+
+
 def test_dataloader_path_trains_too(project, mnist_root):
     result = run_python(
         [

@@ -11,6 +11,7 @@ history to <output-dir>/metrics.jsonl and, when training ends, the model and wha
 predict needs to use it to <output-dir>/model.pt (see README.md for the rest).
 """
 
+import random
 import shlex
 import sys
 
@@ -170,8 +171,10 @@ def train(args, device, on_validation=()):
     training_module = shard_model(model, args.strategy)
     if args.compile:
         training_module = torch.compile(training_module)
-    # From here on each process draws its own random numbers (dropout and such).
+    # From here on each process draws its own random numbers: torch's (dropout and
+    # such) and those of Python's random module, for code of your own.
     torch.manual_seed(args.seed + get_rank())
+    random.seed(args.seed + get_rank())
     optimizer, scheduler, scheduler_event = make_optimizer(args, model, steps)
     saved = saved_states(model, optimizer)  # whole, even when sharded
     # The precision config.py resolved --amp to on this device (off: float32).
