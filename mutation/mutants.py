@@ -430,8 +430,8 @@ MUTANTS = (
         description="the batch crops are drawn from torch's global generator, not the "
         "epoch's: a resumed run crops differently and ends on other weights",
         file="templates/package/data/augment.py",
-        old="        uniform = torch.rand(count, 5, generator=generator)\n",
-        new="        uniform = torch.rand(count, 5)\n",
+        old="        uniform = torch.rand(count, 5, generator=generator).numpy()\n",
+        new="        uniform = torch.rand(count, 5).numpy()\n",
         tests=(
             f"{IMAGEFOLDER_TESTS}test_the_projects_own_data_tests_pass_quickly",
             f"{IMAGEFOLDER_TESTS}test_a_run_killed_mid_epoch_resumes_to_identical_weights",
