@@ -21,6 +21,22 @@ REPO = Path(__file__).resolve().parent.parent
 DATA_ROOT_ENV = "SCAFFOLD_TEST_DATA"  # reuse a prepared folder across runs
 
 
+# The files that take longest, started first: two workers (pyproject.toml's -n 2)
+# then end together, instead of one working through a long file alone at the end.
+LONGEST_FIRST = (
+    "test_segmentation.py",
+    "test_generated_tests_matrix.py",
+    "test_distributed.py",
+    "test_imagefolder.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    # A stable sort: each file's tests keep their order.
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(scope="session")
 def mnist_root(tmp_path_factory) -> Path:
     """A data root holding 4,000/1,000 real MNIST digits in torchvision's raw layout."""
